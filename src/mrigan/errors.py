@@ -42,3 +42,9 @@ class UsageError(MriganError):
     """Options that do not make sense together or cannot be parsed."""
 
     kind = "usage error"
+
+
+class NotAvailableYet(MriganError):
+    """A command that comes with a later version."""
+
+    kind = "not available yet"

@@ -1,0 +1,1 @@
+"""Datasets and the sample anatomies (`mrigan.data.samples`)."""

@@ -13,6 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+IN_PLANE_AXES: tuple[int, int] = (0, 1)
+"""Axes of the acquisition plane: both axes of a 2D image, the first two of a 3D volume (X, Y, Z)."""
+
 
 @dataclass
 class Degraded:
@@ -40,6 +43,12 @@ class Operator(Protocol):
     def apply(self, state: Degraded) -> Degraded: ...
 
 
+class Sampler(Protocol):
+    """Draws a deterministic operator from a numpy Generator: `sampler.sample(rng) -> Operator`."""
+
+    def sample(self, rng: np.random.Generator) -> Operator: ...
+
+
 class OperatorBase:
     """Shared plumbing: `__call__` on an array, `apply` on a `Degraded` chain, parameters as a dict."""
 
@@ -57,15 +66,53 @@ class OperatorBase:
         values = asdict(self) if is_dataclass(self) else dict(vars(self))
         return {"op": self.name, **{k: _plain(v) for k, v in values.items()}}
 
+    def advance(
+        self,
+        state: Degraded,
+        image: np.ndarray,
+        *,
+        maps: dict[str, np.ndarray] | None = None,
+        zoom: tuple[float, ...] | None = None,
+        **recorded: Any,
+    ) -> Degraded:
+        """The next state of a chain: a new `Degraded` whose params end with this operator's description.
+
+        Args:
+            state: the state the operator was applied to (left unchanged).
+            image: the new image (stored as float32).
+            maps: the new maps, on the new image's grid; default: a shallow copy of `state.maps`.
+            zoom: per-axis factor multiplied into `state.zoom` (voxel size old / new); default: unchanged.
+            **recorded: values resolved while applying (absolute sigma, drawn coefficients, ...), stored
+                next to `describe()`.
+        """
+        new_zoom = state.zoom if state.zoom is not None else (1.0,) * np.ndim(state.image)
+        if zoom is not None:
+            new_zoom = tuple(float(a) * float(b) for a, b in zip(new_zoom, zoom))
+        entry = {**self.describe(), **{k: _plain(v) for k, v in recorded.items()}}
+        return Degraded(
+            image=np.asarray(image, dtype=np.float32),
+            maps=dict(state.maps) if maps is None else maps,
+            params=[*state.params, entry],
+            source_shape=state.source_shape if state.source_shape is not None else tuple(np.shape(state.image)),
+            zoom=tuple(new_zoom),
+        )
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
+
+
+def seed_of(rng: np.random.Generator) -> int:
+    """An operator seed drawn from a Generator (what samplers store in the operators they return)."""
+    return int(rng.integers(0, 2**31 - 1))
 
 
 class Compose(OperatorBase):

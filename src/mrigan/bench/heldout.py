@@ -1,0 +1,85 @@
+"""The held-out data of the bench: a contiguous block of axial Colin27 slices, and the real 1 mm -> 0.5 mm pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mrigan.physics.base import Degraded
+
+
+@dataclass
+class HeldOutBlock:
+    """Clean slices to degrade and score on.
+
+    Attributes:
+        clean: (X, Y, Z) float32 in [0, 1]; Z indexes axial slices.
+        brain: boolean brain mask on the same grid.
+        sample: the sample's name.
+        slices: the original axial slice indices of the block.
+    """
+
+    clean: np.ndarray
+    brain: np.ndarray
+    sample: str
+    slices: tuple[int, int]
+
+
+def _centre_block(brain: np.ndarray, n_slices: int) -> tuple[int, int]:
+    z = np.nonzero(brain.any(axis=(0, 1)))[0]
+    centre = int(round((z.min() + z.max()) / 2))
+    start = max(0, centre - n_slices // 2)
+    return start, min(brain.shape[2], start + n_slices)
+
+
+def held_out_block(sample: str = "colin27", n_slices: int = 40) -> HeldOutBlock:
+    """A block of `n_slices` contiguous axial slices through the centre of the brain, normalised to [0, 1]."""
+    from mrigan.data.samples import load_sample
+    from mrigan.preprocess import robust_minmax
+
+    loaded = load_sample(sample)
+    volume = robust_minmax(loaded.t1.data)
+    start, stop = _centre_block(loaded.brain_mask, n_slices)
+    return HeldOutBlock(
+        clean=np.ascontiguousarray(volume[:, :, start:stop]),
+        brain=np.ascontiguousarray(loaded.brain_mask[:, :, start:stop]),
+        sample=sample,
+        slices=(start, stop),
+    )
+
+
+def real_sr_pair(n_slices: int = 40) -> tuple[np.ndarray, np.ndarray, Degraded]:
+    """Colin27 scanned at 1 mm (input) and at 0.5 mm (target), on one common grid.
+
+    The 0.5 mm volume is resampled (B-spline) onto the exact 2x refinement of the 1 mm grid, so every 1 mm
+    voxel covers 2 x 2 x 2 target voxels. Both are brain-extracted scans (`ch2bet`, `ch2better`) and are
+    normalised with robust min-max over their brain voxels.
+
+    Returns:
+        (target (X, Y, Z) in [0, 1], target brain mask, Degraded holding the 1 mm block with zoom 0.5).
+    """
+    from mrigan.io import read
+    from mrigan.data.samples import MRICRON_TEMPLATES
+    from mrigan.preprocess import resample_like, robust_minmax
+
+    low = read(MRICRON_TEMPLATES / "ch2bet.nii.gz")
+    high = read(MRICRON_TEMPLATES / "ch2better.nii.gz")
+    brain_low = low.data > 0
+    start, stop = _centre_block(brain_low, n_slices)
+    # the 1 mm block, and the 2x refined grid covering the same field of view
+    block = low.with_data(low.data[:, :, start:stop])
+    block.affine = low.affine.copy()
+    block.affine[:3, 3] = low.affine[:3, :3] @ np.array([0, 0, start]) + low.affine[:3, 3]
+    fine = block.with_data(np.zeros([2 * n for n in block.shape], np.float32), zoom=(2.0, 2.0, 2.0))
+    target = resample_like(high, fine, interpolation="bspline").data
+    brain_high = target > 0.5
+    inside = target > 0
+    # only keep voxels the 0.5 mm scan actually covers
+    target = robust_minmax(np.where(inside, target, 0.0))
+    low_block = robust_minmax(block.data)
+    degraded = Degraded(
+        image=low_block, source_shape=tuple(target.shape), zoom=(0.5, 0.5, 0.5),
+        params=[{"op": "real-pair", "input": "ch2bet.nii.gz (1 mm)", "target": "ch2better.nii.gz (0.5 mm)"}],
+    )
+    return target.astype(np.float32), brain_high, degraded

@@ -1,0 +1,112 @@
+"""Real scans that ship with installed packages; nothing is downloaded.
+
+- "mni152": MNI ICBM152 2009a nonlinear symmetric T1 (1 mm) with its GM and WM probability maps, from
+  nilearn's package data. Skull-stripped.
+- "colin27": Colin Holmes' 27-average T1 at 1 mm (`ch2.nii.gz`, with skull; brain mask from `ch2bet.nii.gz`),
+  from Debian's mricron-data.
+- "colin27-hires": the same brain at 0.5 mm (`ch2better.nii.gz`, brain-extracted), from mricron-data.
+- "inia19": the INIA19 rhesus macaque T1 template at 0.5 mm (skull-stripped), from mricron-data.
+
+Protocol: train on mni152 and inia19; colin27 is held out for every reported number.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mrigan.io.volume import Volume
+
+MRICRON_TEMPLATES = Path("/usr/share/mricron/templates")
+TRAIN_SAMPLES = ("mni152", "inia19")
+HELD_OUT_SAMPLES = ("colin27",)
+
+
+@dataclass
+class Sample:
+    """A sample anatomy.
+
+    Attributes:
+        name: key in SAMPLES.
+        t1: the T1-weighted volume in its file's units.
+        brain_mask: boolean brain mask on t1's grid.
+        tissues: GM / WM / CSF probability maps on t1's grid, when shipped (None: derive them with
+            `mrigan.physics.tissue_maps_from_t1`).
+    """
+
+    name: str
+    t1: Volume
+    brain_mask: np.ndarray
+    tissues: dict[str, np.ndarray] | None = None
+
+
+def _nilearn_data() -> Path:
+    import nilearn.datasets
+
+    return Path(nilearn.datasets.__file__).parent / "data"
+
+
+def _files(name: str) -> dict[str, Path]:
+    if name == "mni152":
+        base = _nilearn_data()
+        return {
+            kind: base / f"mni_icbm152_{kind}_tal_nlin_sym_09a_converted.nii.gz"
+            for kind in ("t1", "gm", "wm")
+        }
+    if name == "colin27":
+        return {"t1": MRICRON_TEMPLATES / "ch2.nii.gz", "brain": MRICRON_TEMPLATES / "ch2bet.nii.gz"}
+    if name == "colin27-hires":
+        return {"t1": MRICRON_TEMPLATES / "ch2better.nii.gz"}
+    if name == "inia19":
+        return {"t1": MRICRON_TEMPLATES / "inia19-t1-brain.nii.gz"}
+    raise KeyError(f"unknown sample {name!r}; known: {', '.join(SAMPLES)}")
+
+
+SAMPLES: dict[str, str] = {
+    "mni152": "MNI ICBM152 2009a T1 + GM/WM maps, 1 mm (nilearn package data)",
+    "colin27": "Colin27 T1, 1 mm, with skull (Debian mricron-data) - held out",
+    "colin27-hires": "Colin27 T1, 0.5 mm, brain only (Debian mricron-data) - held out",
+    "inia19": "INIA19 macaque T1, 0.5 mm, brain only (Debian mricron-data)",
+}
+
+
+def missing_reason(name: str) -> str | None:
+    """None when the sample's files are on disk, else why not (and how to get them)."""
+    missing = [p for p in _files(name).values() if not p.exists()]
+    if not missing:
+        return None
+    if str(missing[0]).startswith(str(MRICRON_TEMPLATES)):
+        return f"{missing[0]} not found: install the Debian package mricron-data (apt-get install mricron-data)"
+    return f"{missing[0]} not found (is nilearn installed?)"
+
+
+def available_samples() -> list[str]:
+    return [name for name in SAMPLES if missing_reason(name) is None]
+
+
+@functools.lru_cache(maxsize=4)
+def load_sample(name: str) -> Sample:
+    """Load a sample anatomy with its brain mask (and tissue maps where shipped)."""
+    from mrigan.io import read
+    from mrigan.preprocess.intensity import fill_holes
+
+    reason = missing_reason(name)
+    if reason:
+        raise FileNotFoundError(reason)
+    files = _files(name)
+    t1 = read(files["t1"])
+    tissues = None
+    if name == "mni152":
+        gm = read(files["gm"]).data / 255.0
+        wm = read(files["wm"]).data / 255.0
+        brain = fill_holes((t1.data > 0) | (gm + wm > 0.2))
+        csf = np.clip(brain - gm - wm, 0.0, 1.0) * brain
+        tissues = {"gm": gm.astype(np.float32), "wm": wm.astype(np.float32), "csf": csf.astype(np.float32)}
+    elif name == "colin27":
+        brain = fill_holes(read(files["brain"]).data > 0)
+    else:
+        brain = fill_holes(t1.data > 0)
+    return Sample(name=name, t1=t1, brain_mask=brain, tissues=tissues)
