@@ -154,10 +154,16 @@ def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | Non
         raise UsageError(f"unknown suite {suite!r}; available: {', '.join(SUITES)}")
     if slices is not None and slices < 1:
         raise UsageError(f"--slices {slices}: must be at least 1")
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    if names:
+        from mrigan.baselines import BASELINES
+
+        unknown = [n for n in names if n not in BASELINES]
+        if unknown:
+            raise UsageError(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(BASELINES)}")
     reason = missing_reason("colin27")
     if reason:
         raise InputError("colin27", f"the held-out brain is missing: {reason}")
-    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     result = run_suite(suite, quick=quick, methods=names, n_slices=slices, out_dir=out)
     print(f"## mrigan bench {suite}{' --quick' if quick else ''} (held-out Colin27, PSNR/SSIM with 95% CI over slices)\n")
     print(result.table)

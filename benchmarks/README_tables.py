@@ -1,0 +1,47 @@
+"""Run the bench suites and write their tables into the README between `<!-- bench:SUITE -->` markers.
+
+    .venv/bin/python benchmarks/README_tables.py [denoise inpaint sr] [--slices N]
+
+Every number in the README's bench section comes from this script (it calls `mrigan bench`'s code path and
+pastes the table it prints), so the README can always be regenerated from a clean checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+from mrigan.bench.runner import run_suite
+from mrigan.bench.suites import SUITES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suites", nargs="*", default=list(SUITES))
+    parser.add_argument("--slices", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    parser.add_argument("--no-readme", action="store_true", help="print only")
+    args = parser.parse_args()
+    readme = ROOT / "README.md"
+    for suite in args.suites:
+        start = time.perf_counter()
+        result = run_suite(suite, n_slices=args.slices, out_dir=args.out)
+        minutes = (time.perf_counter() - start) / 60
+        command = f"mrigan bench {suite}" + (f" --slices {args.slices}" if args.slices else "")
+        block = f"`{command}` ({minutes:.0f} min on the 2-core CPU):\n\n{result.table}\n"
+        print(block)
+        if args.no_readme:
+            continue
+        text = readme.read_text()
+        pattern = re.compile(rf"(<!-- bench:{suite} -->\n).*?(<!-- /bench:{suite} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no <!-- bench:{suite} --> section")
+        readme.write_text(pattern.sub(lambda m: m.group(1) + block + m.group(2), text))
+
+
+if __name__ == "__main__":
+    main()

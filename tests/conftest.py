@@ -1,0 +1,64 @@
+"""Shared fixtures: small pieces of real scans, and a way to run the real `mrigan` entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+MRICRON = Path("/usr/share/mricron/templates")
+
+requires_mricron = pytest.mark.skipif(
+    not (MRICRON / "ch2.nii.gz").exists(),
+    reason="Debian package mricron-data not installed (Colin27 / inia19 missing): `make data` installs it",
+)
+
+
+@pytest.fixture(scope="session")
+def mni_block() -> tuple[np.ndarray, np.ndarray]:
+    """A small real block of the MNI152 T1 (float32, [0, 255]) and its affine, cropped around the centre."""
+    import nibabel as nib
+    import nilearn.datasets
+
+    path = Path(nilearn.datasets.__file__).parent / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+    image = nib.load(path)
+    data = np.asarray(image.dataobj, dtype=np.float32)
+    start = np.array([70, 80, 88])
+    block = data[70:134, 80:144, 88:96]
+    affine = image.affine.copy()
+    affine[:3, 3] = image.affine[:3, :3] @ start + image.affine[:3, 3]
+    return block, affine
+
+
+@pytest.fixture()
+def mni_nifti(tmp_path, mni_block) -> Path:
+    """The real MNI152 block written as a NIfTI file in a temporary folder."""
+    import nibabel as nib
+
+    data, affine = mni_block
+    path = tmp_path / "mni_block.nii.gz"
+    nib.save(nib.Nifti1Image(data, affine), path)
+    return path
+
+
+def mrigan_command() -> list[str]:
+    """The installed console script (the real entry point), or the module as a fallback."""
+    script = Path(sys.executable).parent / "mrigan"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mrigan.cli"]
+
+
+@pytest.fixture()
+def run_mrigan():
+    """Run `mrigan ARGS...` in a subprocess; returns the CompletedProcess (text mode)."""
+
+    def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        env = {**os.environ, "COLUMNS": "120"}
+        return subprocess.run(
+            [*mrigan_command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        )
+
+    return run
