@@ -12,10 +12,20 @@ import pytest
 
 MRICRON = Path("/usr/share/mricron/templates")
 
-requires_mricron = pytest.mark.skipif(
-    not (MRICRON / "ch2.nii.gz").exists(),
-    reason="Debian package mricron-data not installed (Colin27 / inia19 missing): `make data` installs it",
-)
+MRICRON_MISSING = "Debian package mricron-data not installed (Colin27 / inia19 missing): `make data` installs it"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mricron: needs Colin27 / inia19 from Debian's mricron-data")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `mricron` are skipped, with the reason, where mricron-data is not installed."""
+    if (MRICRON / "ch2.nii.gz").exists():
+        return
+    for item in items:
+        if "mricron" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=MRICRON_MISSING))
 
 
 @pytest.fixture(scope="session")

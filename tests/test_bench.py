@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 
-from conftest import requires_mricron
 
 
-@requires_mricron
+@pytest.mark.mricron
 def test_denoise_bench_scores_methods_on_identical_input(tmp_path):
     from mrigan.bench.runner import run_suite
 
@@ -28,7 +28,7 @@ def test_denoise_bench_scores_methods_on_identical_input(tmp_path):
     assert [r["psnr"] for r in again.records] == [r["psnr"] for r in by_method["noisy"]]
 
 
-@requires_mricron
+@pytest.mark.mricron
 def test_inpaint_bench_scores_inside_the_hole(tmp_path):
     from mrigan.bench.runner import run_suite
 
@@ -38,7 +38,7 @@ def test_inpaint_bench_scores_inside_the_hole(tmp_path):
     assert (tmp_path / "inpaint_hole_32px.png").stat().st_size > 1000
 
 
-@requires_mricron
+@pytest.mark.mricron
 def test_sr_bench_includes_the_real_pair():
     from mrigan.bench.runner import run_suite
 
@@ -50,7 +50,7 @@ def test_sr_bench_includes_the_real_pair():
     assert np.mean([r["ssim_fg"] for r in real]) > 0.5
 
 
-@requires_mricron
+@pytest.mark.mricron
 def test_real_pair_is_aligned():
     from mrigan.bench.heldout import real_sr_pair
     from mrigan.preprocess import resize

@@ -9,7 +9,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import requires_mricron
 
 COMMANDS = ["enhance", "degrade", "simulate", "train", "evaluate", "bench", "models", "export", "ui"]
 
@@ -201,7 +200,7 @@ def test_simulate_folder_without_maps_is_an_input_error(run_mrigan, tmp_path):
     assert "gm" in result.stderr
 
 
-@requires_mricron
+@pytest.mark.mricron
 def test_bench_quick_prints_a_table(run_mrigan, tmp_path):
     result = run_mrigan("bench", "denoise", "--quick", "--methods", "noisy,nlm", "--slices", "2",
                         "--out", tmp_path / "bench")

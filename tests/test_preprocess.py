@@ -16,7 +16,6 @@ from mrigan.preprocess import (
     resize,
     robust_minmax,
 )
-from conftest import requires_mricron
 
 
 def test_robust_minmax_maps_percentiles_to_unit_range(mni_block):
@@ -78,7 +77,7 @@ def test_crop_pad_and_resize():
     assert resize(image, (10, 14)).shape == (10, 14)
 
 
-@requires_mricron
+@pytest.mark.mricron
 def test_foreground_mask_covers_the_brain_of_a_head_scan():
     from mrigan.data.samples import load_sample
 
@@ -101,7 +100,7 @@ def test_mni_sample_has_tissue_maps_and_mask():
     assert mni.t1.spacing == pytest.approx((1.0, 1.0, 1.0))
 
 
-@requires_mricron
+@pytest.mark.mricron
 @pytest.mark.parametrize("name", ["colin27", "colin27-hires", "inia19"])
 def test_mricron_samples_load(name):
     from mrigan.data.samples import load_sample

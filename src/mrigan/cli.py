@@ -49,10 +49,11 @@ for _name in LATER:
               help="Output path, written in the input's format and geometry.")
 @click.option("--noise", help="rician:SIGMA or gaussian:SIGMA, SIGMA a fraction of the image maximum.")
 @click.option("--hole", help="square:SIZE, boxes:N or brush:N (a mask of missing pixels).")
-@click.option("--downsample", type=int, help="In-plane factor (2 or 4); the header's voxel size grows.")
+@click.option("--downsample", help="F (anti-aliased in-plane decimation by F, e.g. 2 or 4), kspace:F (k-space "
+              "truncation, same grid) or thick:F (F-times thicker slices); the header's voxel size grows.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-def degrade(input: Path, output: Path, noise: str | None, hole: str | None, downsample: int | None,
+def degrade(input: Path, output: Path, noise: str | None, hole: str | None, downsample: str | None,
             seed: int, overwrite: bool) -> None:
     """Degrade a scan with seeded MR physics; writes OUTPUT and OUTPUT.json (the parameters used)."""
     from mrigan.commands import run_degrade

@@ -31,7 +31,7 @@ def _write_with_sidecar(volume, output: Path, record: dict, *, overwrite: bool, 
 
 
 def run_degrade(
-    input: Path, output: Path, *, noise: str | None, hole: str | None, downsample: int | None, seed: int,
+    input: Path, output: Path, *, noise: str | None, hole: str | None, downsample: str | None, seed: int,
     overwrite: bool = False,
 ) -> Path:
     """Read INPUT, apply the seeded degradation chain, write OUTPUT in the input's geometry plus OUTPUT.json."""

@@ -44,7 +44,7 @@ class Suite:
 def _noise_case(level: float, seed: int) -> Case:
     from mrigan.physics import RicianNoise
 
-    return Case(f"rician {level:.0%}", RicianNoise(sigma=level, seed=seed))
+    return Case(f"rician {level:.0%}", RicianNoise(sigma=level, seed=seed, reference=1.0))
 
 
 def _hole_case(size: int) -> Case:

@@ -103,7 +103,8 @@ def load_sample(name: str) -> Sample:
         gm = read(files["gm"]).data / 255.0
         wm = read(files["wm"]).data / 255.0
         brain = fill_holes((t1.data > 0) | (gm + wm > 0.2))
-        csf = np.clip(brain - gm - wm, 0.0, 1.0) * brain
+        gm, wm = gm * brain, wm * brain
+        csf = np.clip(brain - gm - wm, 0.0, 1.0)
         tissues = {"gm": gm.astype(np.float32), "wm": wm.astype(np.float32), "csf": csf.astype(np.float32)}
     elif name == "colin27":
         brain = fill_holes(read(files["brain"]).data > 0)

@@ -87,7 +87,7 @@ class OperatorBase:
         """
         new_zoom = state.zoom if state.zoom is not None else (1.0,) * np.ndim(state.image)
         if zoom is not None:
-            new_zoom = tuple(float(a) * float(b) for a, b in zip(new_zoom, zoom))
+            new_zoom = tuple(float(a) * float(b) for a, b in zip(new_zoom, zoom, strict=True))
         entry = {**self.describe(), **{k: _plain(v) for k, v in recorded.items()}}
         return Degraded(
             image=np.asarray(image, dtype=np.float32),

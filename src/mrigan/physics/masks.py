@@ -33,8 +33,12 @@ class _Hole(OperatorBase):
         if "mask" in maps:
             known = known * maps["mask"].astype(np.float32)
         maps["mask"] = known
-        return self.advance(state, np.where(known > 0, image, 0).astype(np.float32), maps=maps,
-                            missing_fraction=float(1.0 - known.mean()))
+        return self.advance(
+            state,
+            np.where(known > 0, image, 0).astype(np.float32),
+            maps=maps,
+            missing_fraction=float(1.0 - known.mean()),
+        )
 
 
 def _extend(plane: np.ndarray, shape: tuple[int, ...], slab: tuple[int, int] | None = None) -> np.ndarray:
@@ -117,8 +121,8 @@ class BrushStrokes(_Hole):
     """Free-form strokes like the irregular masks of partial-convolution / DeepFill inpainting.
 
     Each stroke is a random walk of 4-10 thick line segments with round joints (drawn with OpenCV): it starts
-    at a random point, turns by up to +-60 degrees between segments, segments are 5-25 % of the smaller
-    in-plane side long, and its width is drawn from [max_width / 3, max_width].
+    at a random point, turns by up to +-60 degrees between segments (turning back at the border), segments
+    are 5-25 % of the smaller in-plane side long, and its width is drawn from [max_width / 3, max_width].
 
     Args:
         n_strokes: number of strokes.
@@ -148,8 +152,11 @@ class BrushStrokes(_Hole):
             for _segment in range(int(rng.integers(4, 11))):
                 angle += rng.uniform(-np.pi / 3, np.pi / 3)
                 length = rng.uniform(0.05, 0.25) * side
-                step = length * np.array([np.cos(angle), np.sin(angle)])
-                end = np.clip(point + step, [0, 0], [columns - 1, rows - 1])
+                end = point + length * np.array([np.cos(angle), np.sin(angle)])
+                if not (0 <= end[0] < columns and 0 <= end[1] < rows):  # turn back rather than run along a border
+                    angle += np.pi
+                    end = point + length * np.array([np.cos(angle), np.sin(angle)])
+                end = np.clip(end, [0, 0], [columns - 1, rows - 1])
                 start_xy, end_xy = tuple(int(v) for v in np.round(point)), tuple(int(v) for v in np.round(end))
                 cv2.line(canvas, start_xy, end_xy, 1, thickness=width, lineType=cv2.LINE_8)
                 cv2.circle(canvas, end_xy, max(1, width // 2), 1, thickness=-1)
@@ -198,8 +205,9 @@ class RandomHole:
             return SquareHole(size=size, depth=size if self.volumetric else None)
         if kind == "boxes":
             n = int(rng.integers(self.n_boxes[0], self.n_boxes[1] + 1))
-            return RandomBoxes(n=n, min_size=self.box_size[0], max_size=self.box_size[1], seed=seed_of(rng),
-                               volumetric=self.volumetric)
+            return RandomBoxes(
+                n=n, min_size=self.box_size[0], max_size=self.box_size[1], seed=seed_of(rng), volumetric=self.volumetric
+            )
         if kind == "brush":
             n = int(rng.integers(self.n_strokes[0], self.n_strokes[1] + 1))
             width = int(rng.integers(self.max_width[0], self.max_width[1] + 1))

@@ -9,6 +9,7 @@ absolute value is recorded in the params as `sigma_abs` and in `maps["sigma"]`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from mrigan.physics.base import Degraded, OperatorBase, seed_of
