@@ -44,7 +44,7 @@ def mni_crop() -> tuple[np.ndarray, np.ndarray, object]:
 
 
 @pytest.fixture()
-def mni_nifti(tmp_path: Path, mni_crop) -> Path:
+def t1_nifti(tmp_path: Path, mni_crop) -> Path:
     """The MNI152 block as .nii.gz with the template's own header (uint8, sform code 2)."""
     import nibabel as nib
 

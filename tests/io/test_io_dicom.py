@@ -53,10 +53,10 @@ def files_of(folder: Path) -> list[Path]:
 
 
 @pytest.fixture()
-def source_series(tmp_path, mni_nifti) -> Path:
+def source_series(tmp_path, t1_nifti) -> Path:
     """The MNI block as a DICOM series dressed up as a scanner's original: identifying and private tags set,
     files renamed at random and InstanceNumbers scrambled, so only positions give the slice order."""
-    folder = write_dicom_series(read(mni_nifti), tmp_path / "scanner_export")
+    folder = write_dicom_series(read(t1_nifti), tmp_path / "scanner_export")
     rng = random.Random(7)
     files = files_of(folder)
     instance_numbers = list(range(1, len(files) + 1))
@@ -76,8 +76,8 @@ def source_series(tmp_path, mni_nifti) -> Path:
     return folder
 
 
-def test_nifti_to_dicom_series_and_back(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_nifti_to_dicom_series_and_back(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     folder = write(volume, str(tmp_path / "series") + "/")
     assert len(files_of(folder)) == volume.shape[2]
     back = read(folder)
@@ -86,15 +86,16 @@ def test_nifti_to_dicom_series_and_back(tmp_path, mni_nifti):
     assert back.spacing == pytest.approx(volume.spacing)
     assert back.orientation == volume.orientation == ("R", "A", "S")
     np.testing.assert_allclose(back.affine, volume.affine, atol=1e-3)
-    np.testing.assert_array_equal(back.data, volume.data)  # whole numbers: stored exactly (slope 1)
+    np.testing.assert_array_equal(back.data, volume.data)  # whole numbers: stored exactly, no rescale
+    assert "RescaleSlope" not in back.header[0]
     # an independent reader agrees on voxels and geometry
     data, affine = sitk_volume(folder)
     np.testing.assert_array_equal(data, volume.data)
     np.testing.assert_allclose(affine, volume.affine, atol=1e-3)
 
 
-def test_float_data_round_trips_within_one_quantisation_step(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_float_data_round_trips_within_one_quantisation_step(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     processed = volume.with_data(volume.data * 0.0371 - 1.5)
     back = read(write(processed, str(tmp_path / "float") + "/"))
     step = float(back.header[0].RescaleSlope)
@@ -102,8 +103,8 @@ def test_float_data_round_trips_within_one_quantisation_step(tmp_path, mni_nifti
     assert np.abs(back.data - processed.data).max() <= step
 
 
-def test_oblique_zoomed_series_round_trip(tmp_path, mni_nifti, rotation):
-    volume = read(mni_nifti)
+def test_oblique_zoomed_series_round_trip(tmp_path, t1_nifti, rotation):
+    volume = read(t1_nifti)
     oblique = volume.with_data(volume.data[:, ::2, :], zoom=(1.0, 0.5, 1.0))
     oblique.affine = rotation(20, 35) @ oblique.affine
     back = read(write_dicom_series(oblique, tmp_path / "oblique"))
@@ -115,10 +116,10 @@ def test_oblique_zoomed_series_round_trip(tmp_path, mni_nifti, rotation):
     np.testing.assert_allclose(affine, oblique.affine, atol=1e-3)
 
 
-def test_left_handed_affine_comes_back_with_slices_reversed(tmp_path, mni_nifti):
+def test_left_handed_affine_comes_back_with_slices_reversed(tmp_path, t1_nifti):
     """DICOM slices are ordered along row x column; an affine with the opposite handedness (here LAS) is the
     same world geometry with the slice axis reversed."""
-    volume = read(mni_nifti)
+    volume = read(t1_nifti)
     flip_x = np.diag([-1.0, 1.0, 1.0, 1.0])
     flip_x[0, 3] = volume.shape[0] - 1
     las = volume.with_data(volume.data[::-1])
@@ -177,8 +178,8 @@ def test_derived_series_is_new_and_deidentified(tmp_path, source_series):
     assert float(written[0].WindowCenter) == pytest.approx((low + high) / 2, rel=1e-6)
 
 
-def test_write_dicom_series_from_nifti_builds_valid_mr_objects(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_write_dicom_series_from_nifti_builds_valid_mr_objects(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     folder = write_dicom_series(volume, tmp_path / "export", series_description="T1 restored")
     ds = pydicom.dcmread(files_of(folder)[0])
     assert ds.SOPClassUID == pydicom.uid.MRImageStorage
@@ -211,6 +212,7 @@ def test_derived_file_from_any_transfer_syntax(tmp_path, name):
     source = tmp_path / name
     shutil.copy(get_testdata_file(name), source)
     volume = read(source)
+    assert volume.meta["dtype"] == "int16"  # native byte order, whatever the file's
     back = read(write(volume, tmp_path / "derived.dcm"))
     np.testing.assert_array_equal(back.data, volume.data)
     np.testing.assert_allclose(back.affine[:, [0, 1, 3]], volume.affine[:, [0, 1, 3]], atol=1e-4)
@@ -246,8 +248,8 @@ def test_truncated_dicom_is_an_input_error(tmp_path, real_dicom):
     assert "cut.dcm" in str(info.value)
 
 
-def test_folder_with_two_series_reads_the_largest_with_a_warning(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_folder_with_two_series_reads_the_largest_with_a_warning(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     mixed = tmp_path / "mixed"
     write_dicom_series(volume, mixed / "big")
     write_dicom_series(volume.with_data(volume.data[:, :, :3]), mixed / "small", series_description="localiser")
@@ -256,8 +258,8 @@ def test_folder_with_two_series_reads_the_largest_with_a_warning(tmp_path, mni_n
     assert back.shape == volume.shape
 
 
-def test_repeated_slice_positions_are_an_input_error(tmp_path, mni_nifti):
-    folder = write_dicom_series(read(mni_nifti), tmp_path / "echoes")
+def test_repeated_slice_positions_are_an_input_error(tmp_path, t1_nifti):
+    folder = write_dicom_series(read(t1_nifti), tmp_path / "echoes")
     first = files_of(folder)[0]
     ds = pydicom.dcmread(first)
     ds.SOPInstanceUID = pydicom.uid.generate_uid()
@@ -266,9 +268,9 @@ def test_repeated_slice_positions_are_an_input_error(tmp_path, mni_nifti):
         read(folder)
 
 
-def test_3d_volume_to_single_dcm_file_is_refused(tmp_path, mni_nifti):
+def test_3d_volume_to_single_dcm_file_is_refused(tmp_path, t1_nifti):
     with pytest.raises(OutputError, match="needs a DICOM series"):
-        write(read(mni_nifti), tmp_path / "volume.dcm")
+        write(read(t1_nifti), tmp_path / "volume.dcm")
     assert list(tmp_path.iterdir()) == [tmp_path / "mni_t1_block.nii.gz"]
 
 
@@ -298,8 +300,8 @@ def test_deidentification_keywords_are_real_dicom_keywords():
         assert tag_for_keyword(keyword) is not None, keyword
 
 
-def test_reading_a_series_emits_no_warning(tmp_path, mni_nifti):
-    folder = write_dicom_series(read(mni_nifti), tmp_path / "clean")
+def test_reading_a_series_emits_no_warning(tmp_path, t1_nifti):
+    folder = write_dicom_series(read(t1_nifti), tmp_path / "clean")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read(folder)
@@ -326,9 +328,25 @@ def test_resampled_dicom_volume_writes_a_consistent_series(tmp_path, source_seri
     assert float(back.header[0].SliceThickness) == pytest.approx(0.5)
 
 
-def test_a_missing_slice_is_reported(tmp_path, mni_nifti):
-    folder = write_dicom_series(read(mni_nifti), tmp_path / "gappy")
+def test_a_missing_slice_is_reported(tmp_path, t1_nifti):
+    folder = write_dicom_series(read(t1_nifti), tmp_path / "gappy")
     files_of(folder)[5].unlink()
     with pytest.warns(UserWarning, match=r"gappy: slice gaps vary from 1\.000 to 2\.000 mm"):
         volume = read(folder)
     assert volume.shape == (40, 48, 11)
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy not installed (Debian package dicom3tools)")
+def test_written_objects_pass_the_dicom3tools_validator(tmp_path, t1_nifti, real_dicom):
+    import subprocess
+
+    volume = read(t1_nifti)
+    written = [
+        files_of(write_dicom_series(volume, tmp_path / "whole"))[0],
+        files_of(write_dicom_series(volume.with_data(volume.data * 0.3), tmp_path / "scaled"))[0],
+        write(read(real_dicom), tmp_path / "derived.dcm"),
+    ]
+    for path in written:
+        report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True).stderr
+        errors = [line for line in report.splitlines() if line.startswith("Error")]
+        assert not errors, f"{path.name}: {errors}"

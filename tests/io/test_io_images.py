@@ -96,9 +96,9 @@ def test_values_outside_the_stored_range_are_clipped_with_a_warning(tmp_path, sl
     np.testing.assert_array_equal(stored, np.clip(np.rint(volume.data), 0, 255))
 
 
-def test_3d_volume_cannot_be_written_as_png(tmp_path, mni_nifti):
+def test_3d_volume_cannot_be_written_as_png(tmp_path, t1_nifti):
     with pytest.raises(OutputError, match="3D volume cannot be written as PNG"):
-        write(read(mni_nifti), tmp_path / "volume.png")
+        write(read(t1_nifti), tmp_path / "volume.png")
     assert not (tmp_path / "volume.png").exists()
 
 

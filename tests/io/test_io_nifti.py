@@ -13,11 +13,11 @@ from mrigan.io import read, write
 
 
 @pytest.mark.parametrize("suffix", [".nii.gz", ".nii"])
-def test_round_trip_keeps_geometry_data_and_header(tmp_path, mni_nifti, mni_crop, suffix):
+def test_round_trip_keeps_geometry_data_and_header(tmp_path, t1_nifti, mni_crop, suffix):
     data, affine, _ = mni_crop
-    volume = read(mni_nifti)
+    volume = read(t1_nifti)
     assert volume.source_format == "nifti"
-    assert volume.data.dtype == np.float32
+    assert volume.data.dtype == np.float32 and volume.data.flags.c_contiguous
     assert volume.shape == data.shape == (40, 48, 12)
     assert volume.spacing == (1.0, 1.0, 1.0)
     assert volume.orientation == ("R", "A", "S")
@@ -39,16 +39,16 @@ def test_round_trip_keeps_geometry_data_and_header(tmp_path, mni_nifti, mni_crop
     )
 
 
-def test_non_integer_data_is_stored_as_float32_exactly(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_non_integer_data_is_stored_as_float32_exactly(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     processed = volume.with_data(volume.data * 0.37 + 0.5)
     back = read(write(processed, tmp_path / "float.nii.gz"))
     assert back.header.get_data_dtype() == np.float32
     np.testing.assert_array_equal(back.data, processed.data)
 
 
-def test_oblique_affine_and_new_voxel_size_survive(tmp_path, mni_nifti, rotation):
-    volume = read(mni_nifti)
+def test_oblique_affine_and_new_voxel_size_survive(tmp_path, t1_nifti, rotation):
+    volume = read(t1_nifti)
     zoomed = volume.with_data(volume.data[::2, ::2, :], zoom=(0.5, 0.5, 1.0))
     zoomed.affine = rotation(15, -10) @ zoomed.affine
     back = read(write(zoomed, tmp_path / "zoomed.nii.gz"))
@@ -103,8 +103,8 @@ def test_real_4d_is_refused(tmp_path, mni_crop):
     assert "timeseries.nii.gz" in str(info.value)
 
 
-def test_truncated_nifti_is_an_input_error(tmp_path, mni_nifti):
-    blob = mni_nifti.read_bytes()
+def test_truncated_nifti_is_an_input_error(tmp_path, t1_nifti):
+    blob = t1_nifti.read_bytes()
     path = tmp_path / "cut.nii.gz"
     path.write_bytes(blob[: len(blob) // 2])
     with pytest.raises(InputError, match="truncated or corrupt NIfTI") as info:
@@ -112,9 +112,9 @@ def test_truncated_nifti_is_an_input_error(tmp_path, mni_nifti):
     assert "cut.nii.gz" in str(info.value)
 
 
-def test_truncated_uncompressed_nifti_is_an_input_error(tmp_path, mni_nifti):
+def test_truncated_uncompressed_nifti_is_an_input_error(tmp_path, t1_nifti):
     path = tmp_path / "cut.nii"
-    path.write_bytes(gzip.decompress(mni_nifti.read_bytes())[:2000])
+    path.write_bytes(gzip.decompress(t1_nifti.read_bytes())[:2000])
     with pytest.raises(InputError, match="truncated or corrupt NIfTI") as info:
         read(path)
     assert "cut.nii" in str(info.value)

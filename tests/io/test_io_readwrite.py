@@ -31,9 +31,9 @@ def test_unknown_content_is_not_an_image(tmp_path, name):
     assert name in str(info.value)
 
 
-def test_formats_are_sniffed_when_the_name_says_nothing(tmp_path, mni_nifti, real_dicom):
+def test_formats_are_sniffed_when_the_name_says_nothing(tmp_path, t1_nifti, real_dicom):
     nifti = tmp_path / "nifti_without_suffix"
-    nifti.write_bytes(gzip.decompress(mni_nifti.read_bytes()))
+    nifti.write_bytes(gzip.decompress(t1_nifti.read_bytes()))
     dicom = tmp_path / "IM0001"
     shutil.copy(real_dicom, dicom)
     array = tmp_path / "array.bin"
@@ -44,24 +44,24 @@ def test_formats_are_sniffed_when_the_name_says_nothing(tmp_path, mni_nifti, rea
     assert read(array).shape == (3, 4)
 
 
-def test_write_refuses_the_input_even_with_overwrite(mni_nifti):
-    volume = read(mni_nifti)
-    before = sha256_file(mni_nifti)
+def test_write_refuses_the_input_even_with_overwrite(t1_nifti):
+    volume = read(t1_nifti)
+    before = sha256_file(t1_nifti)
     with pytest.raises(OutputError, match="refusing to overwrite an input"):
-        write(volume, mni_nifti, overwrite=True)
-    assert sha256_file(mni_nifti) == before
+        write(volume, t1_nifti, overwrite=True)
+    assert sha256_file(t1_nifti) == before
 
 
-def test_write_refuses_a_file_inside_a_source_series(tmp_path, mni_nifti):
+def test_write_refuses_a_file_inside_a_source_series(tmp_path, t1_nifti):
     from mrigan.io import write_dicom_series
 
-    series = read(write_dicom_series(read(mni_nifti), tmp_path / "series"))
+    series = read(write_dicom_series(read(t1_nifti), tmp_path / "series"))
     with pytest.raises(OutputError, match="refusing to overwrite an input"):
         write(series, tmp_path / "series" / "inside.nii.gz")
 
 
-def test_write_refuses_an_existing_output_unless_asked(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_write_refuses_an_existing_output_unless_asked(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     target = write(volume, tmp_path / "out.nii.gz")
     with pytest.raises(OutputError, match="already exists"):
         write(volume, target)
@@ -69,8 +69,8 @@ def test_write_refuses_an_existing_output_unless_asked(tmp_path, mni_nifti):
     np.testing.assert_array_equal(read(target).data, volume.data + 1)
 
 
-def test_unsupported_targets_are_output_errors(tmp_path, mni_nifti):
-    volume = read(mni_nifti)
+def test_unsupported_targets_are_output_errors(tmp_path, t1_nifti):
+    volume = read(t1_nifti)
     with pytest.raises(OutputError, match="unsupported output format '.xyz'"):
         write(volume, tmp_path / "out.xyz")
     with pytest.raises(OutputError, match="no file extension"):
@@ -82,7 +82,7 @@ def test_unsupported_targets_are_output_errors(tmp_path, mni_nifti):
 
 
 @pytest.mark.parametrize("target", ["broken.nii.gz", "broken.png", "broken.npy", "broken_series/"])
-def test_a_failing_writer_leaves_nothing_behind(tmp_path, mni_nifti, monkeypatch, target):
+def test_a_failing_writer_leaves_nothing_behind(tmp_path, t1_nifti, monkeypatch, target):
     import nibabel as nib
     import pydicom
     from PIL import Image
@@ -100,7 +100,7 @@ def test_a_failing_writer_leaves_nothing_behind(tmp_path, mni_nifti, monkeypatch
     monkeypatch.setattr(nib, "save", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full (simulated)")))
     monkeypatch.setattr(Image.Image, "save", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     monkeypatch.setattr(np, "save", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-    volume = read(mni_nifti)
+    volume = read(t1_nifti)
     if target.endswith(".png"):
         volume = volume.with_data(volume.data[:, :, 0])
     with pytest.raises(OSError, match="disk full"):
@@ -108,19 +108,19 @@ def test_a_failing_writer_leaves_nothing_behind(tmp_path, mni_nifti, monkeypatch
     assert sorted(os.listdir(tmp_path)) == ["mni_t1_block.nii.gz"]
 
 
-def test_like_gives_a_bare_array_the_template_header(tmp_path, mni_nifti):
-    template = read(mni_nifti)
+def test_like_gives_a_bare_array_the_template_header(tmp_path, t1_nifti):
+    template = read(t1_nifti)
     output = Volume(data=template.data.copy(), affine=template.affine)
-    path = write(output, tmp_path / "like.nii.gz", like=mni_nifti)
+    path = write(output, tmp_path / "like.nii.gz", like=t1_nifti)
     back = read(path)
     assert back.header.get_data_dtype() == np.uint8
     assert int(back.header["sform_code"]) == int(template.header["sform_code"])
     with pytest.raises(OutputError, match="refusing to overwrite an input"):
-        write(output, mni_nifti, like=template, overwrite=True)
+        write(output, t1_nifti, like=template, overwrite=True)
 
 
-def test_sha256_of_files_and_folders(tmp_path, mni_nifti):
-    assert sha256_file(mni_nifti) == hashlib.sha256(mni_nifti.read_bytes()).hexdigest()
+def test_sha256_of_files_and_folders(tmp_path, t1_nifti):
+    assert sha256_file(t1_nifti) == hashlib.sha256(t1_nifti.read_bytes()).hexdigest()
     first, second = tmp_path / "a", tmp_path / "b"
     for folder, order in [(first, ["x", "y"]), (second, ["y", "x"])]:
         folder.mkdir()

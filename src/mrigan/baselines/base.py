@@ -88,8 +88,10 @@ class Baseline:
         """
         if image.ndim == 2:
             return function(image, *maps)
+        plane = np.ascontiguousarray  # slices along the last axis are strided; some libraries need C order
         return np.stack(
-            [function(image[..., k], *(m[..., k] for m in maps)) for k in range(image.shape[-1])], axis=-1
+            [function(plane(image[..., k]), *(plane(m[..., k]) for m in maps)) for k in range(image.shape[-1])],
+            axis=-1,
         )
 
     def __repr__(self) -> str:

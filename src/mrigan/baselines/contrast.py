@@ -48,7 +48,7 @@ class HistogramMatch(Baseline):
         if image.shape != source_shape(degraded):
             raise ValueError(f"{self.name} keeps the grid: image {image.shape} vs source {source_shape(degraded)}")
         if self.mask is None:
-            return match_histograms(image, self.reference)
+            return match_histograms(image.ravel(), self.reference.ravel()).reshape(image.shape)
         foreground = degraded.maps.get("fg")
         if foreground is None:
             from skimage.filters import threshold_otsu

@@ -61,10 +61,11 @@ class Biharmonic(Inpainter):
 
 
 class Telea(Inpainter):
-    """Telea's fast-marching inpainting (`cv2.inpaint(..., cv2.INPAINT_TELEA)`) on the float32 image itself.
+    """Telea's fast-marching inpainting (`cv2.inpaint(..., cv2.INPAINT_TELEA)`) on a 16-bit copy of each slice.
 
-    OpenCV takes single-channel 32-bit float input, so no rescaling to 8 or 16 bits is needed and no
-    precision is lost.
+    OpenCV's float32 path misbehaves on images in [0, 1] (fills far outside the data range in OpenCV 5.0), so
+    each slice is scaled to the full uint16 range (a step of 1/65535 of its range, far below any noise) and
+    the fill is scaled back.
 
     Args:
         radius: neighbourhood considered around each filled pixel, in pixels.
@@ -78,7 +79,8 @@ class Telea(Inpainter):
     def fill(self, plane: np.ndarray, missing: np.ndarray) -> np.ndarray:
         import cv2
 
-        return cv2.inpaint(
-            np.ascontiguousarray(plane, dtype=np.float32), missing.astype(np.uint8), float(self.radius),
-            cv2.INPAINT_TELEA,
-        )
+        low, high = float(plane[~missing].min()), float(plane[~missing].max())
+        span = high - low if high > low else 1.0
+        scaled = np.clip(np.round((plane - low) / span * 65535), 0, 65535).astype(np.uint16)
+        filled = cv2.inpaint(scaled, missing.astype(np.uint8), float(self.radius), cv2.INPAINT_TELEA)
+        return filled.astype(np.float64) / 65535 * span + low

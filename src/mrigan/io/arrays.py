@@ -21,6 +21,11 @@ def require_finite(data: np.ndarray, path: str | Path) -> None:
         raise InputError(path, f"contains {bad} NaN/Inf voxels")
 
 
+def dtype_name(dtype: Any) -> str:
+    """The dtype's name in native byte order ("uint16" for big-endian ">u2" too), as kept in meta["dtype"]."""
+    return str(np.dtype(dtype).newbyteorder("="))
+
+
 def integer_storage_dtype(data: np.ndarray, source_dtype: Any) -> np.dtype | None:
     """The source's integer (or bool) dtype when every value of `data` is a whole number that fits in it.
 
@@ -64,9 +69,9 @@ def read_npy(path: Path) -> Volume:
         raise InputError(path, f"unsupported dtype {array.dtype} (a numeric array is needed)")
     if array.ndim not in (2, 3):
         raise InputError(path, f"{array.ndim}D array (shape {array.shape}); a 2D image or 3D volume is needed")
-    data = array.astype(np.float32)
+    data = np.ascontiguousarray(array, dtype=np.float32)
     require_finite(data, path)
-    return Volume(data=data, affine=np.eye(4), source_format="npy", source_path=path, meta={"dtype": str(array.dtype)})
+    return Volume(data=data, affine=np.eye(4), source_format="npy", source_path=path, meta={"dtype": dtype_name(array.dtype)})
 
 
 def save_npy(volume: Volume, path: Path, template: Volume) -> None:
@@ -94,11 +99,11 @@ def read_mat(path: Path) -> Volume:
         raise InputError(path, f"cjdata.image is {image.ndim}D (shape {image.shape}); a 2D slice is expected")
     if mask.shape != image.shape:
         raise InputError(path, f"cjdata.tumorMask has shape {mask.shape} but the image has {image.shape}")
-    data = image.astype(np.float32)
+    data = np.ascontiguousarray(image, dtype=np.float32)
     require_finite(data, path)
     label = int(fields["label"])
     meta = {
-        "dtype": str(image.dtype),
+        "dtype": dtype_name(image.dtype),
         "label": label,
         "label_name": FIGSHARE_LABELS.get(label, "unknown"),
         "tumor_mask": mask.astype(bool),

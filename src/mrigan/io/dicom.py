@@ -32,7 +32,7 @@ from pydicom.valuerep import format_number_as_ds
 
 import mrigan
 from mrigan.errors import InputError, OutputError
-from mrigan.io.arrays import require_finite
+from mrigan.io.arrays import dtype_name, require_finite
 from mrigan.io.atomic import write_atomic
 from mrigan.io.volume import Volume
 
@@ -230,7 +230,7 @@ def _assemble(slices: list[Dataset], path: Path, *, single: bool) -> tuple[np.nd
             pixels = ds.pixel_array
         except Exception as error:  # decoders raise many kinds (missing plugin, bad stream, ...)
             raise InputError(path, f"cannot decode DICOM pixel data ({type(error).__name__}: {error})") from None
-        stored_dtype = str(pixels.dtype)
+        stored_dtype = dtype_name(pixels.dtype)
         values = apply_rescale(pixels, ds)  # RescaleSlope / RescaleIntercept, per slice
         planes.append(np.asarray(values, dtype=np.float32).T)  # (rows, columns) -> (columns, rows)
         for keyword in _PIXEL_DATA_KEYWORDS:
@@ -326,8 +326,11 @@ def derived_datasets(
 ) -> list[Dataset]:
     """One de-identified derived MR dataset per slice of `data` (columns, rows, slices).
 
-    Pixels are stored as uint16 (or int16 for negative whole numbers) with RescaleSlope/Intercept chosen
-    so the float data come back to within one quantisation step (exactly for whole numbers that fit).
+    Pixels are stored as uint16 (or int16 for negative whole numbers). Whole numbers that fit are stored
+    as they are, without RescaleSlope/Intercept (a plain standard MR object); other data get a
+    RescaleSlope/Intercept chosen so they come back to within one quantisation step. Those two attributes
+    are outside the MR Image IOD (a "Standard Extended" object, as many scanners write) but every common
+    reader (pydicom, dcm2niix, ITK/GDCM, nibabel, viewers) applies them.
     """
     sources = [ds for ds in (template.header or []) if isinstance(ds, Dataset)]
     from_dicom = template.source_format == "dicom" and bool(sources)
@@ -384,7 +387,7 @@ def derived_datasets(
         ds.FrameOfReferenceUID = frame_uid
         ds.SeriesNumber = series_number
         ds.InstanceNumber = k + 1
-        ds.ImageType = ["DERIVED", "SECONDARY"]
+        ds.ImageType = ["DERIVED", "SECONDARY", "OTHER"]  # MR images need a 3rd value
         ds.SeriesDescription = description
         ds.DerivationDescription = derivation
         ds.SeriesDate = ds.ContentDate = now.strftime("%Y%m%d")
@@ -396,7 +399,13 @@ def derived_datasets(
         if not (keep_thickness and "SliceThickness" in ds):
             ds.SliceThickness = _ds(slice_spacing)
         ds.SliceLocation = _ds(position @ normal)
-        ds.RescaleSlope, ds.RescaleIntercept = _ds(slope), _ds(intercept)
+        if (slope, intercept) == (1.0, 0.0):
+            # whole numbers stored as they are: no Modality LUT, which the MR IOD does not define
+            for keyword in ("RescaleSlope", "RescaleIntercept"):
+                if keyword in ds:
+                    delattr(ds, keyword)
+        else:
+            ds.RescaleSlope, ds.RescaleIntercept = _ds(slope), _ds(intercept)
         ds.WindowCenter, ds.WindowWidth = _ds(window_center), _ds(window_width)
         ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -463,6 +472,7 @@ def _minimal_mr_dataset() -> Dataset:
     ds.SoftwareVersions = f"mrigan {mrigan.__version__}"
     ds.PositionReferenceIndicator = ""
     ds.PatientPosition = ""
+    ds.Laterality = ""
     ds.ScanningSequence = "RM"  # research mode: the pixels are not a plain acquisition
     ds.SequenceVariant = "NONE"
     ds.ScanOptions = ""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mrigan.errors import InputError, OutputError
-from mrigan.io.arrays import require_finite
+from mrigan.io.arrays import dtype_name, require_finite
 from mrigan.io.volume import Volume
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -50,10 +50,10 @@ def read_image(path: Path) -> Volume:
         array = _read_pillow(path)
     if array.ndim == 3:
         array = _to_grey(array, path)
-    dtype = array.dtype
-    data = array.astype(np.float32)
+    data = np.ascontiguousarray(array, dtype=np.float32)
     require_finite(data, path)
-    return Volume(data=data, affine=np.eye(4), source_format="image", source_path=path, meta={"dtype": str(dtype)})
+    meta = {"dtype": dtype_name(array.dtype)}
+    return Volume(data=data, affine=np.eye(4), source_format="image", source_path=path, meta=meta)
 
 
 def save_image(

@@ -10,7 +10,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 
 from mrigan.errors import InputError
-from mrigan.io.arrays import integer_storage_dtype, require_finite
+from mrigan.io.arrays import dtype_name, integer_storage_dtype, require_finite
 from mrigan.io.volume import Volume
 
 # what nibabel raises on a cut or damaged file; it reads lazily, so the data read can fail after load()
@@ -21,7 +21,7 @@ def read_nifti(path: Path) -> Volume:
     """Read a 2D or 3D NIfTI image; a 4D image whose 4th dimension is 1 is squeezed to 3D.
 
     Returns:
-        A Volume with float32 data (scl_slope/scl_inter applied), nibabel's best affine, the nibabel header
+        A Volume with C-ordered float32 data (scl_slope/scl_inter applied), nibabel's best affine, the nibabel header
         and meta["dtype"] (the stored dtype).
     """
     try:
@@ -38,7 +38,8 @@ def read_nifti(path: Path) -> Volume:
     if len(shape) < 2:
         raise InputError(path, f"{len(shape)}D data (shape {shape}); a 2D image or 3D volume is needed")
     try:
-        data = image.get_fdata(dtype=np.float32).reshape(shape)
+        # nibabel hands back Fortran-ordered arrays; a C-ordered copy is what most consumers expect
+        data = np.ascontiguousarray(image.get_fdata(dtype=np.float32).reshape(shape))
     except _DAMAGED as error:
         raise InputError(path, f"truncated or corrupt NIfTI ({error})") from None
     require_finite(data, path)
@@ -48,7 +49,7 @@ def read_nifti(path: Path) -> Volume:
         source_format="nifti",
         header=image.header,
         source_path=path,
-        meta={"dtype": str(image.header.get_data_dtype())},
+        meta={"dtype": dtype_name(image.header.get_data_dtype())},
     )
 
 

@@ -24,7 +24,7 @@ def read(path: str | Path) -> Volume:
     input is raised as InputError(path, problem); nothing is ever written.
 
     Returns:
-        A Volume with float32 data: 3D (X, Y, Z) in the file's voxel order (DICOM: columns, rows, slices),
+        A Volume with C-ordered float32 data: 3D (X, Y, Z) in the file's voxel order (DICOM: columns, rows, slices),
         or 2D (H, W) for images, single DICOM files, 2D .npy and .mat slices.
     """
     path = Path(path).expanduser()

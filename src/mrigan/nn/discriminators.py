@@ -281,7 +281,6 @@ class SRGANDiscriminator(nn.Module):
             raise ValueError("channels must not be empty")
         self.config = json_kwargs(locals())
         self.in_channels = in_channels
-        self.min_input_size = 3 * 2**n_layers
         layers: list[nn.Module] = []
         in_width = in_channels
         for width in channels:

@@ -8,6 +8,7 @@ opening another file.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -162,7 +163,8 @@ class ConvNormAct(nn.Sequential):
         spatial_dims: 2 or 3.
         kernel_size: convolution kernel size.
         stride: convolution stride.
-        padding: an int, or "same" (odd kernels: (k - 1) // 2; even kernels: PyTorch's "same", stride 1 only).
+        padding: an int, or "same": (k - 1) // 2 on each side; for an even kernel at stride 1, one more zero
+            row / column at the end, as Keras and PyTorch's "same" do.
         norm: "instance", "batch" or "none".
         act: "relu", "leaky_relu", "elu" or "none".
         dropout: dropout probability after the activation (an `MCDropout`).
@@ -183,9 +185,14 @@ class ConvNormAct(nn.Sequential):
         dropout: float = 0.0,
         bias: bool | None = None,
     ) -> None:
-        if padding == "same" and (kernel_size % 2 == 1 or stride > 1):
+        layers: list[nn.Module] = []
+        if padding == "same":
             padding = (kernel_size - 1) // 2
-        layers: list[nn.Module] = [
+            if kernel_size % 2 == 0 and stride == 1:  # Keras / PyTorch "same": the extra row and column at the end
+                pad_layer = nn.ConstantPad2d if check_spatial_dims(spatial_dims) == 2 else nn.ConstantPad3d
+                layers.append(pad_layer((padding, padding + 1) * spatial_dims, 0.0))
+                padding = 0
+        layers.append(
             conv(spatial_dims)(
                 in_channels,
                 out_channels,
@@ -194,7 +201,7 @@ class ConvNormAct(nn.Sequential):
                 padding=padding,
                 bias=(check_norm(norm) == "none") if bias is None else bias,
             )
-        ]
+        )
         if norm != "none":
             layers.append(_norm_layer(norm, spatial_dims, out_channels))
         if act != "none":
@@ -404,8 +411,12 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 def json_kwargs(local_vars: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments from `locals()`, as JSON-ready values (tuples become lists).
 
-    Called first thing in a network's `__init__` so that `type(net)(**net.config)` rebuilds it.
+    Called from a network's `__init__` as `json_kwargs(locals())`, after any normalisation of the arguments
+    (so the stored values are the resolved ones); only the caller's own parameters are kept, not other
+    local variables, so `type(net)(**net.config)` rebuilds it.
     """
+    code = sys._getframe(1).f_code
+    parameter_names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
     def plain(value: Any) -> Any:
         if isinstance(value, (list, tuple)):
@@ -416,7 +427,7 @@ def json_kwargs(local_vars: Mapping[str, Any]) -> dict[str, Any]:
             return value
         raise TypeError(f"constructor argument of type {type(value).__name__} is not JSON-serialisable")
 
-    return {name: plain(value) for name, value in local_vars.items() if name != "self" and not name.startswith("__")}
+    return {name: plain(local_vars[name]) for name in parameter_names if name != "self"}
 
 
 def int_tuple(values: Iterable[int] | int, name: str) -> tuple[int, ...]:
