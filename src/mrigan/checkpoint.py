@@ -16,7 +16,8 @@ Networks record their constructor kwargs with the `remember_kwargs` class decora
     class UNetGenerator(nn.Module):
         def __init__(self, *, in_channels: int = 1, base_channels: int = 32) -> None: ...
 
-`save_model(module, ...)` reads them from `module.init_kwargs`; a caller may instead pass `kwargs=` itself.
+`save_model(module, ...)` takes the kwargs from, in order: its `kwargs=` argument, `module.init_kwargs` (set by
+`remember_kwargs`), or `module.config` when it is a dict (the `mrigan.nn` convention: `json_kwargs(locals())`).
 Kwargs must be JSON values (numbers, strings, booleans, None, lists, dicts); a list read back from a card is
 turned into a tuple where the constructor's default for that argument is a tuple.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
 import importlib
 import inspect
 import json
@@ -34,13 +34,26 @@ import struct
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mrigan
 from mrigan.errors import InputError, UsageError
+from mrigan.io import sha256_file
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that reading cards (`mrigan models`) stays fast
+    import torch
+    from torch import nn
+
+__all__ = [
+    "MODEL_MODULES",
+    "class_path",
+    "constructor_kwargs",
+    "load_model",
+    "read_card",
+    "remember_kwargs",
+    "save_model",
+    "sha256_file",
+]
 
 CARD_FORMAT = "mrigan-model/1"
 
@@ -91,18 +104,18 @@ def remember_kwargs(cls: ModuleType) -> ModuleType:
     return cls
 
 
+def constructor_kwargs(module: nn.Module) -> dict[str, Any] | None:
+    """The kwargs that rebuild `module`: `module.init_kwargs`, else `module.config` if it is a dict, else None."""
+    for attribute in ("init_kwargs", "config"):
+        value = getattr(module, attribute, None)
+        if isinstance(value, Mapping):
+            return dict(value)
+    return None
+
+
 def class_path(module: nn.Module) -> str:
     """`package.module.ClassName` of a module instance."""
     return f"{type(module).__module__}.{type(module).__qualname__}"
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_model(
@@ -129,7 +142,7 @@ def save_model(
         training: what it was trained on and how (data, steps, seed, ...).
         metrics: validation metrics.
         extra: more card fields (e.g. spatial_dims, intensity range expected by the model).
-        kwargs: constructor kwargs; default `module.init_kwargs` (see `remember_kwargs`).
+        kwargs: constructor kwargs; default `constructor_kwargs(module)`.
 
     Returns:
         The path of the card (`.json`); the weights are beside it.
@@ -137,16 +150,19 @@ def save_model(
     Raises:
         UsageError: no constructor kwargs known, or they are not JSON values.
     """
+    import torch
     from safetensors.torch import save_file
+    from torch import nn
 
     while hasattr(module, "module") and isinstance(module.module, nn.Module):
         module = module.module
     if kwargs is None:
-        kwargs = getattr(module, "init_kwargs", None)
+        kwargs = constructor_kwargs(module)
         if kwargs is None:
             raise UsageError(
-                f"{class_path(module)} does not remember its constructor kwargs: decorate the class with "
-                "mrigan.checkpoint.remember_kwargs or pass kwargs= to save_model"
+                f"{class_path(module)} does not remember its constructor kwargs: store them as `self.config` "
+                "(mrigan.nn.layers.json_kwargs), decorate the class with mrigan.checkpoint.remember_kwargs, "
+                "or pass kwargs= to save_model"
             )
     kwargs = dict(kwargs)
     try:
@@ -205,7 +221,9 @@ def read_card(card_or_weights_path: str | Path) -> tuple[dict[str, Any], Path]:
         _check_safetensors_header(path)
         card_path = path.with_suffix(".json")
         if not card_path.is_file():
-            raise InputError(path, f"no model card {card_path.name} beside it (save models with mrigan.checkpoint.save_model)")
+            raise InputError(
+                path, f"no model card {card_path.name} beside it (save models with mrigan.checkpoint.save_model)"
+            )
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -228,7 +246,9 @@ def read_card(card_or_weights_path: str | Path) -> tuple[dict[str, Any], Path]:
     return card, weights_path
 
 
-def load_model(card_or_weights_path: str | Path, *, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_model(
+    card_or_weights_path: str | Path, *, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a model saved by `save_model`, in eval mode.
 
     Args:
@@ -302,6 +322,8 @@ def _check_safetensors_header(path: Path) -> None:
 
 
 def _import_model_class(path: str, where: Path) -> type[nn.Module]:
+    from torch import nn
+
     module_name, _, class_name = path.rpartition(".")
     allowed = any(module_name == root or module_name.startswith(root + ".") for root in MODEL_MODULES)
     if not allowed or not class_name.isidentifier():
@@ -337,10 +359,8 @@ def _restore_tuples(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
 def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
     if hasattr(value, "tolist"):
-        return value.tolist()  # numpy arrays and scalars
+        return value.tolist()  # numpy / torch arrays and scalars
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -34,6 +34,8 @@ from mrigan.errors import InputError, UsageError
 T = TypeVar("T")
 
 _NONE_WORDS = {"null", "none", "~", ""}
+_YAML_TRUE = {"true", "yes", "on", "y"}
+_YAML_FALSE = {"false", "no", "off", "n"}
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -208,11 +210,18 @@ def _coerce(value: Any, tp: Any, key: str, text: str | None) -> Any:
             return value
         if text is not None and text in args:
             return text
+        if isinstance(value, bool):  # YAML 1.1 reads `amp: off` as False
+            words = _YAML_TRUE if value else _YAML_FALSE
+            matches = [arg for arg in args if isinstance(arg, str) and arg.lower() in words]
+            if len(matches) == 1:
+                return matches[0]
         raise _bad(key, tp, value if text is None else text)
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         arms = [arg for arg in args if arg is not type(None)]
+        if len(arms) == 1:  # Optional[X]: X's own error is the clearest
+            return _coerce(value, arms[0], key, text)
         # try str last, so that `5` becomes an int in Union[int, str]
         arms.sort(key=lambda arm: arm is str)
         for arm in arms:

@@ -53,5 +53,8 @@ def test_missing_optional_package_is_reported(monkeypatch):
     from mrigan.baselines import BM3D
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bm3d" else real_find_spec(name, *a))
+    def find_spec(name: str, *args):
+        return None if name == "bm3d" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert BM3D().available() == "bm3d not installed (pip install 'mrigan[bm]')"

@@ -26,17 +26,26 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--sleep", type=float, default=0.0, help="seconds to sleep in each step after --sleep-after")
+    parser.add_argument("--sleep-after", type=int, default=0)
+    parser.add_argument("--fast", action="store_true", help="no deterministic algorithms (saves ~2 s of imports)")
+    parser.add_argument("--no-figures", action="store_true")
     parser.add_argument("--out", default="")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--val", action="store_true")
+    parser.add_argument("--seed-by-rank", action="store_true", help="build different initial weights on each rank")
     args = parser.parse_args()
 
+    rank = int(os.environ.get("RANK", "0"))
     torch.set_num_threads(1)
-    seed_everything(7)
-    task = TinyGanTask(step_sleep=args.sleep)
+    seed_everything(7 + rank if args.seed_by_rank else 7)
+    task = TinyGanTask(step_sleep=args.sleep, sleep_after=args.sleep_after)
     train = make_loader(NoisyPatterns(count=20, seed=7), batch_size=args.batch, seed=7)
-    val = make_loader(NoisyPatterns(count=6, seed=99), batch_size=3, seed=0, shuffle=False, distributed=False) if args.val else None
+    val = (
+        make_loader(NoisyPatterns(count=6, seed=99), batch_size=3, seed=0, shuffle=False, distributed=False)
+        if args.val
+        else None
+    )
     config = TrainerConfig(
         max_steps=args.steps,
         log_every=2,
@@ -46,15 +55,23 @@ def main() -> None:
         ema_decay=0.9,
         early_stopping=EarlyStoppingConfig(metric="psnr" if args.val else None, patience=100),
         seed=7,
-        deterministic=True,
+        deterministic=not args.fast,
+        figures=not args.no_figures,
         device="cpu",
         num_threads=1,
     )
-    rank = int(os.environ.get("RANK", "0"))
-    initial = {f"{name}.{key}": value.detach().clone().contiguous() for name, module in task.modules().items() for key, value in module.state_dict().items()}
+    initial = {
+        f"{name}.{key}": value.detach().clone().contiguous()
+        for name, module in task.modules().items()
+        for key, value in module.state_dict().items()
+    }
     result = Trainer(config, args.run_dir).fit(task, train, val, resume=args.resume)
     if args.out:
-        tensors = {f"{name}.{key}": value.detach().clone().contiguous() for name, module in task.modules().items() for key, value in module.state_dict().items()}
+        tensors = {
+            f"{name}.{key}": value.detach().clone().contiguous()
+            for name, module in task.modules().items()
+            for key, value in module.state_dict().items()
+        }
         save_file(tensors, f"{args.out}_rank{rank}.safetensors")
         save_file(initial, f"{args.out}_rank{rank}.initial.safetensors")
     print(f"rank {rank} done at step {result.steps}", flush=True)

@@ -85,12 +85,20 @@ class TinyGanTask:
 
     name = "tiny"
 
-    def __init__(self, *, lr_generator: float = 2e-3, lr_discriminator: float = 1e-3, step_sleep: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        lr_generator: float = 2e-3,
+        lr_discriminator: float = 1e-3,
+        step_sleep: float = 0.0,
+        sleep_after: int = 0,
+    ) -> None:
         self.generator = TinyGenerator()
         self.discriminator = TinyDiscriminator()
         self.lr_generator = lr_generator
         self.lr_discriminator = lr_discriminator
         self.step_sleep = step_sleep
+        self.sleep_after = sleep_after
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -98,7 +106,9 @@ class TinyGanTask:
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=self.lr_generator, betas=(0.5, 0.999)),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_discriminator, betas=(0.5, 0.999)),
+            "discriminator": torch.optim.Adam(
+                self.discriminator.parameters(), lr=self.lr_discriminator, betas=(0.5, 0.999)
+            ),
         }
 
     def training_step(self, batch: dict[str, torch.Tensor], step: StepContext) -> dict[str, Any]:
@@ -117,8 +127,8 @@ class TinyGanTask:
                 fake, clean
             )
         step.optimize("generator", loss_g)
-        if self.step_sleep:
-            time.sleep(self.step_sleep)
+        if self.step_sleep and step.global_step >= self.sleep_after:
+            time.sleep(self.step_sleep)  # slows the run down so that a test can kill it mid-run
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
     def validation_step(self, batch: dict[str, torch.Tensor], models: dict[str, nn.Module]) -> dict[str, float]:

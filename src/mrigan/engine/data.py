@@ -66,7 +66,9 @@ def make_loader(
     The engine calls `set_loader_epoch(loader, epoch, start_batch)` before each epoch: the sampler reshuffles
     with seed + epoch, the loader's generator (which seeds the workers) is re-seeded from (seed, epoch, rank),
     and `dataset.set_epoch(epoch)` is called if the dataset has it, so that per-sample randomness can be drawn
-    from (seed, epoch, index) and does not depend on the number of workers.
+    from (seed, epoch, index) and does not depend on the number of workers. Resuming is bit-exact when the
+    dataset draws its randomness that way, or, with `num_workers=0` only, from the global generators (the
+    engine saves and restores them).
 
     Args:
         dataset: a map-style dataset.
@@ -74,8 +76,8 @@ def make_loader(
         seed: the order's seed.
         shuffle: shuffle each epoch (training); False for validation / test.
         num_workers: worker processes (0 loads in the main process).
-        distributed: shard across torchrun processes; None shards when WORLD_SIZE > 1. Validation loaders should
-            pass False: rank 0 validates on all of the data.
+        distributed: shard across torchrun processes; None shards shuffled (training) loaders when WORLD_SIZE > 1
+            and leaves unshuffled (validation) loaders whole, since rank 0 validates on all of the data.
         drop_last: drop the last incomplete batch (default: `shuffle`, i.e. for training).
         pin_memory: default: when CUDA is available.
         collate_fn: as in DataLoader.
@@ -85,7 +87,7 @@ def make_loader(
     """
     rank, _, world_size = env_rank_and_world()
     if distributed is None:
-        distributed = world_size > 1
+        distributed = shuffle and world_size > 1
     if not distributed:
         rank, world_size = 0, 1
     sampler = ResumableSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)

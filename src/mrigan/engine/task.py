@@ -21,11 +21,16 @@ class TrainingTask(Protocol):
 
     Required:
         modules(): the networks by name, e.g. {"generator": G, "discriminator": D}. The engine moves them to the
-            device, checkpoints them, and exports those that remember their kwargs (see `remember_kwargs`).
+            device, checkpoints them, and exports those that keep their constructor kwargs (`self.config` as in
+            mrigan.nn, or the `mrigan.checkpoint.remember_kwargs` decorator).
         configure_optimizers(): one optimizer per group, e.g. {"generator": Adam(G), "discriminator": Adam(D)};
             TTUR is just different learning rates here. Called after the modules are on the device.
         training_step(batch, step): one explicit update, e.g. D step then G step, each through
-            `step.optimize(name, loss)`; returns scalar losses for logging (floats or 0-d tensors).
+            `step.optimize(name, loss)`; returns scalar losses for logging (floats or 0-d tensors). The batch is
+            already on `step.device`. Use the modules directly (`self.generator`): they are never wrapped.
+            Gradients that a loss leaves in another group's parameters (D's, from the G loss) are harmless:
+            that group's next `optimize` clears them; to save that backward work, a recipe may switch
+            `requires_grad` off for D during the G step.
         validation_step(batch, models): metrics for one validation batch (averaged by the engine, weighted by
             batch size). `models` holds the modules by name, in eval mode, with the EMA copy in place of each
             module that has one.

@@ -86,6 +86,7 @@ class TrainerConfig:
             CUBLAS_WORKSPACE_CONFIG on CUDA.
         device: "auto", "cpu" or "cuda" (under torchrun, each process takes GPU LOCAL_RANK).
         num_threads: torch CPU threads (None leaves torch's default).
+        figures: draw sample triplets at each validation and loss curves at each checkpoint (matplotlib).
     """
 
     max_steps: int = 10_000
@@ -101,6 +102,7 @@ class TrainerConfig:
     deterministic: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = None
+    figures: bool = True
 
     def __post_init__(self) -> None:
         if self.max_steps < 0:
@@ -177,7 +179,8 @@ class Trainer:
     Run folder (written by rank 0 only):
         config.yaml             the full config given as `run_config` (or the trainer config)
         train.log               log lines
-        metrics/train.csv       step, epoch, mean losses since the last row, learning rates, gradient norms
+        metrics/train.csv       step, epoch, mean losses since the last row, learning rates, gradient norms (of
+                                the row's step, before clipping)
         metrics/val.csv         step, epoch, validation metrics
         tb/                     TensorBoard events (if tensorboard is installed)
         figures/                val_step_XXXXXXX.png sample triplets, loss_curves.png
@@ -195,6 +198,18 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self.run_config = config if run_config is None else run_config
+        # set up by fit()
+        self.task: Any = None
+        self.context = DistributedContext()
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+        self.scalers: dict[str, torch.amp.GradScaler] = {}
+        self.emas: dict[str, nn.Module] = {}
+        self.train_csv: CsvLog | None = None
+        self.val_csv: CsvLog | None = None
+        self.tensorboard: TensorBoardLog | None = None
+        self._last_grad_norms: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------------------------------------------------
     def fit(
@@ -219,6 +234,10 @@ class Trainer:
             A FitResult. Resuming a finished run trains nothing and writes nothing.
         """
         config = self.config
+        required = ["modules", "configure_optimizers", "training_step"] + (["validation_step"] if val_loader else [])
+        missing = [name for name in required if not callable(getattr(task, name, None))]
+        if missing:
+            raise UsageError(f"{type(task).__name__} is not a training task: it has no {', '.join(missing)}()")
         if config.early_stopping.metric and val_loader is None:
             raise UsageError(f"early_stopping.metric={config.early_stopping.metric!r} needs a validation loader")
         context = setup_distributed(config.device)
@@ -304,42 +323,11 @@ class Trainer:
             restore_rng_state(rng_state)
         else:
             seed_everything(config.seed + context.rank)
-        last_checkpoint_step = state.step if checkpoint_path is not None else None
-
         try:
-            for module in modules.values():
-                module.train()
-            started = time.perf_counter()
-            start_step = state.step
-            while state.step < config.max_steps and not state.stopped_early:
-                skip = set_loader_epoch(train_loader, state.epoch, state.batch_in_epoch)
-                iterator = iter(train_loader)
-                if skip:
-                    logger.info("skipping %d batches by loading them (the loader was not made by make_loader)", skip)
-                    for _ in range(skip):
-                        next(iterator, None)
-                yielded = 0
-                for batch in iterator:
-                    yielded += 1
-                    self._train_step(batch, state, amp_dtype, progress)
-                    if state.step % config.log_every == 0 or state.step == config.max_steps:
-                        self._log_train(state, progress, started, start_step)
-                    if val_loader is not None and config.val_every and state.step % config.val_every == 0:
-                        self._validate(val_loader, state, progress)
-                    if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-                        self._save(state)
-                        last_checkpoint_step = state.step
-                    if state.stopped_early or state.step >= config.max_steps:
-                        break
-                else:
-                    if yielded == 0 and state.batch_in_epoch == 0:
-                        raise UsageError("the training loader yields no batches (dataset smaller than one batch?)")
-                    state.epoch += 1
-                    state.batch_in_epoch = 0
-
+            saved_at = self._loop(train_loader, val_loader, state, amp_dtype, progress)
             if val_loader is not None and state.last_val_step != state.step:
                 self._validate(val_loader, state, progress)
-            if last_checkpoint_step != state.step:
+            if saved_at != state.step:
                 self._save(state)
             exported: dict[str, Path] = {}
             if context.is_main:
@@ -363,6 +351,47 @@ class Trainer:
                 tensorboard.close()
 
     # ------------------------------------------------------------------------------------------------------------
+    def _loop(
+        self,
+        train_loader: DataLoader,
+        val_loader: DataLoader | None,
+        state: _LoopState,
+        amp_dtype: torch.dtype | None,
+        progress: Progress,
+    ) -> int | None:
+        """Train until max_steps or early stopping; returns the step of the last checkpoint written (or None)."""
+        config = self.config
+        saved_at = None
+        for module in self.modules.values():
+            module.train()
+        started, start_step = time.perf_counter(), state.step
+        while state.step < config.max_steps and not state.stopped_early:
+            skip = set_loader_epoch(train_loader, state.epoch, state.batch_in_epoch)
+            iterator = iter(train_loader)
+            if skip:
+                logger.info("skipping %d batches by loading them (the loader was not made by make_loader)", skip)
+                for _ in range(skip):
+                    next(iterator, None)
+            yielded = 0
+            for batch in iterator:
+                yielded += 1
+                self._train_step(batch, state, amp_dtype, progress)
+                if state.step % config.log_every == 0 or state.step == config.max_steps:
+                    self._log_train(state, progress, started, start_step)
+                if val_loader is not None and config.val_every and state.step % config.val_every == 0:
+                    self._validate(val_loader, state, progress)
+                if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+                    self._save(state)
+                    saved_at = state.step
+                if state.stopped_early or state.step >= config.max_steps:
+                    break
+            else:  # the epoch ran out
+                if yielded == 0 and state.batch_in_epoch == 0:
+                    raise UsageError("the training loader yields no batches (dataset smaller than one batch?)")
+                state.epoch += 1
+                state.batch_in_epoch = 0
+        return saved_at
+
     def _train_step(self, batch: Any, state: _LoopState, amp_dtype: torch.dtype | None, progress: Progress) -> None:
         context = self.context
         step = StepContext(
@@ -405,15 +434,17 @@ class Trainer:
         extras: dict[str, float] = {}
         for name, optimizer in self.optimizers.items():
             extras[f"lr_{name}"] = float(optimizer.param_groups[0]["lr"])
-        for name, norm in getattr(self, "_last_grad_norms", {}).items():
+        for name, norm in self._last_grad_norms.items():
             extras[f"grad_norm_{name}"] = float(norm)
         row = {"step": state.step, "epoch": state.epoch, **means, **extras}
         self.train_csv.append(row)
         self.tensorboard.scalars("train", {**means, **extras}, state.step)
         rate = (state.step - start_step) / max(1e-9, time.perf_counter() - started)
-        message = f"step {state.step}/{self.config.max_steps} epoch {state.epoch} " + " ".join(
-            f"{key}={value:.4g}" for key, value in means.items()
-        ) + f" ({rate:.2f} steps/s)"
+        message = (
+            f"step {state.step}/{self.config.max_steps} epoch {state.epoch} "
+            + " ".join(f"{key}={value:.4g}" for key, value in means.items())
+            + f" ({rate:.2f} steps/s)"
+        )
         if not progress.visible:
             logger.info(message)
 
@@ -456,7 +487,7 @@ class Trainer:
                 for key, value in self.task.validation_step(batch, models).items():
                     sums[key] = sums.get(key, 0.0) + float(value) * weight
                 weight_total += weight
-            if sample_batch is not None and hasattr(self.task, "sample_images"):
+            if self.config.figures and sample_batch is not None and hasattr(self.task, "sample_images"):
                 self._draw_samples(self.task.sample_images(sample_batch, models), state.step)
         finally:
             for module in self.modules.values():
@@ -464,7 +495,9 @@ class Trainer:
         return {key: total / max(1, weight_total) for key, total in sums.items()}
 
     def _eval_models(self) -> dict[str, nn.Module]:
-        return {name: (self.emas[name].module if name in self.emas else module) for name, module in self.modules.items()}
+        return {
+            name: (self.emas[name].module if name in self.emas else module) for name, module in self.modules.items()
+        }
 
     def _update_early_stopping(self, metrics: Mapping[str, float], state: _LoopState) -> None:
         settings = self.config.early_stopping
@@ -576,14 +609,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------------------
     def _export(self, kind: str, state: _LoopState, metrics: Mapping[str, float]) -> dict[str, Path]:
-        """Save every module that remembers its kwargs (the EMA copy where there is one) into `run_dir/kind/`."""
-        from mrigan.checkpoint import save_model
+        """Save each module that knows its constructor kwargs (its EMA copy if it has one) into `run_dir/kind/`."""
+        from mrigan.checkpoint import constructor_kwargs, save_model
 
         exported = {}
         directory = self.run_dir / kind
         for name, module in self._eval_models().items():
-            if getattr(module, "init_kwargs", None) is None:
-                logger.info("not exporting %s: %s does not remember its kwargs", name, type(module).__name__)
+            if constructor_kwargs(module) is None:
+                logger.info("not exporting %s: %s keeps no constructor kwargs", name, type(module).__name__)
                 continue
             card = dict(self.task.model_card(name)) if hasattr(self.task, "model_card") else {}
             training = {
@@ -654,7 +687,7 @@ class Trainer:
         self.tensorboard.figure("val/samples", figure, step)
 
     def _draw_loss_curves(self) -> None:
-        if self.train_csv is None or not self.train_csv.rows:
+        if not self.config.figures or self.train_csv is None or not self.train_csv.rows:
             return
         from mrigan.engine.figures import loss_curves_figure, save_figure
 
@@ -665,8 +698,10 @@ class Trainer:
 
     @staticmethod
     def _ema_names(task: TrainingTask, modules: Mapping[str, nn.Module]) -> list[str]:
-        names = list(task.ema_targets()) if hasattr(task, "ema_targets") else (
-            ["generator"] if "generator" in modules else []
+        names = (
+            list(task.ema_targets())
+            if hasattr(task, "ema_targets")
+            else (["generator"] if "generator" in modules else [])
         )
         unknown = [name for name in names if name not in modules]
         if unknown:
@@ -708,7 +743,8 @@ def _runtime_settings(config: TrainerConfig, device: torch.device) -> Iterator[N
     if config.deterministic:
         if device.type == "cuda":
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        if not (previous[0] and previous[1]):  # the first call imports torch._inductor (~2 s): only when needed
+            torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     else:
@@ -718,7 +754,11 @@ def _runtime_settings(config: TrainerConfig, device: torch.device) -> Iterator[N
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) != (
+            previous[0],
+            previous[1],
+        ):
+            torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
         torch.backends.cudnn.deterministic = previous[2]
         torch.backends.cudnn.benchmark = previous[3]
         torch.set_num_threads(previous[4])

@@ -77,7 +77,7 @@ class AdversarialLoss(nn.Module):
             reals = _as_list(real_logits, "real_logits")
             if len(reals) != len(fakes):
                 raise ValueError(f"got {len(reals)} real and {len(fakes)} fake logit maps")
-            losses = [self._relativistic(fake, real) for real, fake in zip(reals, fakes)]
+            losses = [self._relativistic(fake, real) for real, fake in zip(reals, fakes, strict=True)]
         elif self.mode == "hinge":
             losses = [-fake.float().mean() for fake in fakes]
         else:
@@ -99,7 +99,7 @@ class AdversarialLoss(nn.Module):
         if len(reals) != len(fakes):
             raise ValueError(f"got {len(reals)} real and {len(fakes)} fake logit maps")
         losses = []
-        for real, fake in zip(reals, fakes):
+        for real, fake in zip(reals, fakes, strict=True):
             if self.mode == "relativistic":
                 losses.append(self._relativistic(real, fake))
             elif self.mode == "hinge":

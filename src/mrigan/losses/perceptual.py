@@ -62,6 +62,6 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             target_features = self.feature_net(target, layers=self.layers)
         total = prediction.new_zeros((), dtype=torch.float32)
-        for weight, predicted, wanted in zip(self.weights, predicted_features, target_features):
+        for weight, predicted, wanted in zip(self.weights, predicted_features, target_features, strict=True):
             total = total + weight * (predicted.float() - wanted.float()).abs().mean()
         return total

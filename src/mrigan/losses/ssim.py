@@ -65,7 +65,9 @@ class SSIMLoss(nn.Module):
         if min(prediction.shape[2:]) < self.win_size:
             # pytorch-msssim would skip the smoothing along short axes (with only a warning) and squeeze
             # size-1 axes away: refuse instead of computing a different quantity
-            raise ValueError(f"every spatial size must be at least win_size={self.win_size}, got {tuple(prediction.shape[2:])}")
+            raise ValueError(
+                f"every spatial size must be at least win_size={self.win_size}, got {tuple(prediction.shape[2:])}"
+            )
         with torch.autocast(device_type=prediction.device.type, enabled=False):
             return ssim(
                 prediction.float(),

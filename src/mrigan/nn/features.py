@@ -56,7 +56,7 @@ class SegmentationHead(nn.Module):
 
     def forward(self, features: Sequence[torch.Tensor], size: Sequence[int]) -> torch.Tensor:
         total = None
-        for projection, feature in zip(self.projections, features):
+        for projection, feature in zip(self.projections, features, strict=True):
             projected = projection(feature)
             if tuple(projected.shape[2:]) != tuple(size):
                 projected = F.interpolate(projected, size=tuple(size), mode=self.interpolation, align_corners=False)

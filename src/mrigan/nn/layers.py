@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -461,10 +461,3 @@ def check_channels(x: torch.Tensor, channels: int, owner: str) -> None:
     if x.ndim < 2 or x.shape[1] != channels:
         raise ValueError(f"{owner} expects {channels} input channel(s), got shape {tuple(x.shape)}")
 
-
-def pair_sequence(values: Sequence[Any], length: int, name: str) -> tuple[Any, ...]:
-    """`values` as a tuple of exactly `length` items, or raise ValueError naming `name`."""
-    values = tuple(values)
-    if len(values) != length:
-        raise ValueError(f"{name} must have {length} items, got {len(values)}")
-    return values

@@ -31,6 +31,8 @@ from mrigan.nn.layers import (
     int_tuple,
     json_kwargs,
     max_pool,
+)
+from mrigan.nn.layers import (
     norm as norm_layer,
 )
 
@@ -170,6 +172,7 @@ class FullyConvSR(nn.Module):
         if upsampler == "subpixel":
             self.to_output = conv(spatial_dims)(channels[-1], out_channels * scale**spatial_dims, 3, padding=1)
             icnr_(self.to_output.weight, scale, spatial_dims)
+            nn.init.zeros_(self.to_output.bias)
             self.shuffle: nn.Module = PixelShuffle(scale, spatial_dims=spatial_dims)
         else:
             self.to_output = conv(spatial_dims)(channels[-1], out_channels, 3, padding=1)
@@ -252,7 +255,9 @@ class SRGANGenerator(nn.Module):
         self.before = nn.Sequential(*blocks[:upsample_after])
         self.upsample = nn.Upsample(scale_factor=float(scale), mode="nearest")
         self.after = nn.Sequential(*blocks[upsample_after:])
-        self.to_output = conv(spatial_dims)(channels[-1], out_channels, final_kernel_size, padding=final_kernel_size // 2)
+        self.to_output = conv(spatial_dims)(
+            channels[-1], out_channels, final_kernel_size, padding=final_kernel_size // 2
+        )
         self.out_activation = OutputActivation(out_activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -425,7 +430,9 @@ class FCN(nn.Module):
         check_spatial_dims(spatial_dims)
         check_norm(norm)
         if downsamplings < 0 or num_layers < downsamplings + 1:
-            raise ValueError(f"need downsamplings >= 0 and num_layers >= downsamplings + 1, got {num_layers}, {downsamplings}")
+            raise ValueError(
+                f"need downsamplings >= 0 and num_layers >= downsamplings + 1, got {num_layers} and {downsamplings}"
+            )
         self.config = json_kwargs(locals())
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims

@@ -24,6 +24,8 @@ from mrigan.nn.layers import (
     int_tuple,
     json_kwargs,
     linear_interpolation,
+)
+from mrigan.nn.layers import (
     norm as norm_layer,
 )
 
@@ -38,7 +40,9 @@ class UpBlock(nn.Module):
         in_channels: input channels.
         out_channels: output channels.
         spatial_dims: 2 or 3.
-        upsampling: "resize" (3x3 conv at the coarse resolution, then (bi/tri)linear x2 resize),
+        upsampling: "resize" (3x3 conv at the coarse resolution, then (bi/tri)linear x2 resize, then norm
+            and ReLU: a resize-convolution whose kernel acts at the coarse scale, a quarter (2D) or an eighth
+            (3D) of the cost of convolving after the resize; the fixed smooth resize cannot checkerboard),
             "resize_conv" (nearest x2 resize, then 3x3 conv: Odena et al., 2016) or "transposed"
             (4x4 stride-2 transposed conv, as pix2pix).
         norm: "instance", "batch" or "none".
@@ -73,10 +77,10 @@ class UpBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.upsampling == "resize_conv":
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = self.act(self.norm(self.conv(x)))
+        x = self.conv(x)
         if self.upsampling == "resize":
             x = F.interpolate(x, scale_factor=2.0, mode=self.interpolation, align_corners=False)
-        return self.dropout(x)
+        return self.dropout(self.act(self.norm(x)))
 
 
 class UNetGenerator(nn.Module):
@@ -86,7 +90,7 @@ class UNetGenerator(nn.Module):
 
     * stem: 3x3 conv to c_0 and LeakyReLU(0.2), full resolution, no normalisation;
     * encoder level i = 1..D: 3x3 stride-2 conv to c_i, norm, LeakyReLU(0.2) (the innermost level has no
-      norm, as in pix2pix, so a 1-voxel bottleneck still works);
+      norm, as in pix2pix, so a 1-voxel bottleneck works when there are no residual blocks);
     * bottleneck: `residual_blocks` residual blocks (conv-norm-ReLU-conv-norm + identity) at level D;
     * decoder level l = D-1..0: `UpBlock` to c_l (norm, ReLU, dropout at `dropout_levels`), an attention
       step at `attention_levels`, then concatenation with the encoder's level-l features (skip);
@@ -96,8 +100,9 @@ class UNetGenerator(nn.Module):
     to the concatenated [decoder, skip] features, the "channel-spatial gating" of UMR-GAN; "additive" instead
     gates the skip with the Attention-U-Net additive gate driven by the decoder features (`AdditiveAttentionGate`).
 
-    Defaults are the UMR-GAN layout at CPU-friendly width (1/64 bottleneck, 2 residual blocks, attention at the
-    two deepest decoder stages, tanh mapped to [0, 1]). The seed-003 CycleGAN / pix2pix U-Net is
+    Defaults are the UMR-GAN layout at CPU-friendly width (16 to 112 channels, 1.65 M parameters; 1/64
+    bottleneck, 2 residual blocks, attention at the two deepest decoder stages, tanh mapped to [0, 1]).
+    The seed-003 CycleGAN / pix2pix U-Net is
     `depth=8, base_channels=64, max_channels=512, residual_blocks=0, attention_levels=(), norm="instance",
     dropout=0.5, upsampling="transposed", out_activation="tanh"`.
 
@@ -136,7 +141,7 @@ class UNetGenerator(nn.Module):
         spatial_dims: int = 2,
         depth: int = 6,
         base_channels: int = 16,
-        max_channels: int = 128,
+        max_channels: int = 112,
         residual_blocks: int = 2,
         attention: str = "channel_spatial",
         attention_levels: Sequence[int] | None = None,

@@ -1,0 +1,84 @@
+"""MaskedL1, cycle / identity L1, gradient difference loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mrigan.losses import CycleLoss, GradientDifferenceLoss, IdentityLoss, MaskedL1
+
+
+def test_masked_l1_zero_for_a_perfect_prediction():
+    target = torch.rand(2, 1, 8, 8)
+    mask = (torch.rand(2, 1, 8, 8) > 0.5).float()
+    assert MaskedL1(alpha=0.7)(target.clone(), target, mask) == 0
+
+
+def test_masked_l1_by_hand():
+    target = torch.zeros(1, 1, 2, 2)
+    prediction = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    mask = torch.tensor([[[[1.0, 1.0], [1.0, 0.0]]]])  # the pixel with error 4 is missing
+    # region means: missing 4, known (1 + 2 + 3) / 3 = 2
+    torch.testing.assert_close(MaskedL1(alpha=0.3)(prediction, target, mask), torch.tensor(0.3 * 4 + 0.7 * 2))
+    # the paper's eq. 2: (alpha * 4 + (1 - alpha) * (1 + 2 + 3)) / 4
+    image = MaskedL1(alpha=0.3, normalization="image")(prediction, target, mask)
+    torch.testing.assert_close(image, torch.tensor((0.3 * 4 + 0.7 * 6) / 4))
+
+
+def test_masked_l1_all_known_and_all_missing():
+    target = torch.zeros(1, 1, 4, 4)
+    prediction = torch.full((1, 1, 4, 4), 0.5)
+    loss = MaskedL1(alpha=0.4)
+    torch.testing.assert_close(loss(prediction, target, torch.ones(1, 1, 4, 4)), torch.tensor(0.6 * 0.5))
+    torch.testing.assert_close(loss(prediction, target, torch.zeros(1, 1, 4, 4)), torch.tensor(0.4 * 0.5))
+
+
+def test_masked_l1_broadcasts_a_single_channel_mask_and_takes_booleans():
+    target = torch.zeros(2, 3, 4, 4)
+    prediction = torch.rand(2, 3, 4, 4)
+    mask = torch.rand(2, 1, 4, 4) > 0.5
+    expanded = mask.expand(2, 3, 4, 4).float()
+    torch.testing.assert_close(MaskedL1()(prediction, target, mask), MaskedL1()(prediction, target, expanded))
+
+
+def test_masked_l1_gradient_and_errors():
+    prediction = torch.rand(1, 1, 4, 4, requires_grad=True)
+    MaskedL1()(prediction, torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4)).backward()
+    assert prediction.grad is not None
+    with pytest.raises(ValueError, match="alpha"):
+        MaskedL1(alpha=1.5)
+    with pytest.raises(ValueError, match="differ"):
+        MaskedL1()(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5), torch.ones(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("loss_class", [CycleLoss, IdentityLoss])
+def test_cycle_and_identity_are_l1(loss_class):
+    x = torch.rand(2, 1, 8, 8)
+    assert loss_class()(x.clone(), x) == 0
+    torch.testing.assert_close(loss_class()(x + 0.25, x), torch.tensor(0.25))
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+@pytest.mark.parametrize("compare", ["magnitude", "signed"])
+def test_gdl_zero_for_equal_images_and_for_an_offset(spatial_dims, compare):
+    target = torch.rand(2, 1, *([8] * spatial_dims))
+    loss = GradientDifferenceLoss(compare=compare)
+    assert loss(target.clone(), target) == 0
+    torch.testing.assert_close(loss(target + 0.3, target), torch.tensor(0.0))  # a constant shift keeps gradients
+
+
+def test_gdl_known_value_on_a_ramp():
+    ramp = torch.arange(5.0).expand(1, 1, 4, 5)  # slope 1 along the last axis, 0 along the other
+    flat = torch.zeros(1, 1, 4, 5)
+    # axis H: 0; axis W: |1 - 0|^2 = 1; mean over the two axes
+    torch.testing.assert_close(GradientDifferenceLoss()(flat, ramp), torch.tensor(0.5))
+    torch.testing.assert_close(GradientDifferenceLoss(exponent=1.0)(flat, 2 * ramp), torch.tensor(1.0))
+    # magnitude comparison ignores the sign of the slope, the signed one does not
+    assert GradientDifferenceLoss(compare="magnitude")(-ramp, ramp) == 0
+    torch.testing.assert_close(GradientDifferenceLoss(compare="signed")(-ramp, ramp), torch.tensor(2.0))
+
+
+def test_gdl_penalises_blur():
+    target = (torch.rand(1, 1, 16, 16) > 0.5).float()
+    blurred = torch.nn.functional.avg_pool2d(target, 3, stride=1, padding=1)
+    assert GradientDifferenceLoss()(blurred, target) > 0.01
