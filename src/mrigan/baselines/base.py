@@ -42,6 +42,7 @@ class Baseline:
     name: str = "baseline"
     task: str = "denoise"
     per: str = "slice"
+    slow: bool = False  # minutes per volume on a laptop CPU: left out of `mrigan bench --quick` unless named
 
     def available(self) -> str | None:
         """None when the method can run here, else the reason (a missing optional package)."""

@@ -120,8 +120,8 @@ class Denoiser(Baseline):
 class NonLocalMeans(Denoiser):
     """scikit-image's non-local means, slice by slice, with the Rician bias correction on magnitude data.
 
-    h = 0.8 sigma was the best of 0.6-1.2 sigma on five MNI152 axial slices at 5 % Rician noise (brain PSNR
-    32.5 dB; 0.7 and 0.8 tie, 1.0 loses 0.5 dB).
+    h = 0.8 sigma, tuned on MNI152 axial slices: of 0.6-1.0 sigma it is best at 5 % Rician noise (0.7 ties)
+    and within 0.1 dB of the best at 3 %; at 9 %, 0.6 sigma would be 0.3 dB better. About 0.08 s a slice.
 
     Args:
         h_factor: filter strength h as a multiple of sigma.
@@ -165,7 +165,8 @@ class RicianNonLocalMeans(Denoiser):
     A 3D input is denoised as one volume (3D patches use the neighbouring slices, which helps a lot on
     contiguous slices); a 2D input as a one-slice volume. The "classic" algorithm with 3x3(x3) patches:
     on MNI152 at 5 % Rician noise, a search radius of 5 was best in 2D (brain 32.0 dB, 1.5 s per slice) and 3
-    in 3D (brain 35.1 dB, 6 s for 197 x 233 x 40); DIPY's "blockwise" variant scored 1-2 dB lower.
+    in 3D (brain 35.2 dB, 6-19 s for 197 x 233 x 40 on 2 cores); DIPY's "blockwise" variant scored 1-2 dB
+    lower.
 
     Args:
         patch_radius: half-size of the compared patches.
@@ -211,7 +212,8 @@ def _missing(module: str) -> str | None:
 class BM3D(Denoiser):
     """BM3D (Makinen, Azzari & Foi 2020; the `bm3d` package), slice by slice, Rician-corrected on magnitude data.
 
-    The `bm3d` package is an optional dependency (closed binaries under a non-commercial licence).
+    The `bm3d` package is an optional dependency (closed binaries under a non-commercial licence). About 2 s
+    a slice on 2 cores, most of it a fixed cost that small slices pay too.
 
     Args:
         sigma: see `Denoiser`.
@@ -234,7 +236,8 @@ class BM3D(Denoiser):
 class BM4D(Denoiser):
     """BM4D (the `bm4d` package) on the whole volume, Rician-corrected on magnitude data.
 
-    Slow: about 140 s for 197 x 233 x 40 voxels on 2 CPU cores. A 2D input is a one-slice volume.
+    Slow: 140-230 s for 197 x 233 x 40 voxels on 2 busy CPU cores, but the best of these denoisers on
+    contiguous slices (brain PSNR 36.9 dB on MNI152 at 5 % Rician noise). A 2D input is a one-slice volume.
 
     Args:
         sigma: see `Denoiser`.
@@ -243,6 +246,7 @@ class BM4D(Denoiser):
 
     name = "bm4d"
     per = "volume"
+    slow = True
 
     def available(self) -> str | None:
         return _missing("bm4d")

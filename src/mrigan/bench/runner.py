@@ -91,6 +91,8 @@ def run_suite(
         reason = method.available()
         if reason:
             result.skipped[method.name] = reason
+        elif quick and not methods and getattr(method, "slow", False):
+            result.skipped[method.name] = "slow (minutes per volume); left out of --quick, run without it"
         else:
             runnable.append(method)
 
