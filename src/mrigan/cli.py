@@ -8,10 +8,8 @@ from pathlib import Path
 import click
 
 LATER = {
-    "enhance": "Restore, super-resolve or translate a scan with a trained model",
     "train": "Train a model from a config",
     "evaluate": "Score a trained model on held-out data",
-    "models": "List the shipped models",
     "export": "Write an export pack (output, figures, provenance)",
     "ui": "Start the web UI",
 }
@@ -32,7 +30,7 @@ def _later(name: str) -> click.Command:
         from mrigan.errors import NotAvailableYet
 
         raise NotAvailableYet(
-            f"`mrigan {name}` comes with a later version of mrigan; available now: degrade, simulate, bench"
+            f"`mrigan {name}` comes with a later version of mrigan; available now: enhance, degrade, simulate, bench, models"
         )
 
     return click.Command(name, callback=command, context_settings=PASS_THROUGH,
@@ -96,6 +94,51 @@ def bench(suite: str, quick: bool, methods: str | None, slices: int | None, out:
     from mrigan.commands import run_bench
 
     run_bench(suite, quick=quick, methods=methods, slices=slices, out=out)
+
+
+@app.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-m", "--model", required=True,
+              help="A shipped model name (see `mrigan models`), a model card .json or its .safetensors weights.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output path in the input's format and geometry (a folder when INPUT is a folder).")
+@click.option("--mode", type=click.Choice(["denoise", "inpaint", "auto"]), default="denoise", show_default=True,
+              help="denoise: the network's output everywhere; inpaint: fill missing pixels, keep the others "
+              "exactly (no --mask: a centred square hole, 25% of the smaller side); auto: inpaint when a mask "
+              "is given and the image is nearly noise-free, else denoise.")
+@click.option("--mask", type=click.Path(path_type=Path),
+              help="Binary mask on the input's grid: non-zero = known, 0 = missing.")
+@click.option("--noise-sigma", type=float,
+              help="Noise std as a fraction of the normalised [0, 1] range (default: estimated; 0 to inpaint).")
+@click.option("--label", type=int, help="Class index, for a class-conditioned model.")
+@click.option("--uncertainty", type=click.Choice(["mc-dropout", "tta"]),
+              help="Also write OUTPUT_uncertainty.<ext>: per-voxel std over stochastic passes (mc-dropout "
+              "falls back to test-time augmentation when the model has no dropout).")
+@click.option("--samples", type=int, default=8, show_default=True, help="Stochastic passes for --uncertainty.")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Slices per forward pass.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (never the input).")
+def enhance(input: Path, model: str, output: Path, mode: str, mask: Path | None, noise_sigma: float | None,
+            label: int | None, uncertainty: str | None, samples: int, batch_size: int, device: str,
+            overwrite: bool) -> None:
+    """Restore a scan (or a folder of scans) with a trained model; writes OUTPUT and OUTPUT.json.
+
+    INPUT: NIfTI, a DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such files.
+    """
+    from mrigan.commands import run_enhance
+
+    run_enhance(input, output, model=model, mode=mode, mask=mask, noise_sigma=noise_sigma, label=label,
+                uncertainty=uncertainty, samples=samples, batch_size=batch_size, device=device,
+                overwrite=overwrite, progress=sys.stderr.isatty())
+
+
+@app.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json: bool) -> None:
+    """List the shipped models: task, size, sha256, held-out PSNR, present or missing."""
+    from mrigan.commands import run_models
+
+    run_models(as_json=as_json)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,22 +12,32 @@ from mrigan.errors import InputError, UsageError
 TISSUES = ("gm", "wm", "csf")
 
 
-def _write_with_sidecar(volume, output: Path, record: dict, *, overwrite: bool, inputs: list[Path]) -> None:
-    """Write OUTPUT and OUTPUT.json, each atomically; neither is left behind if either fails."""
+def _write_with_sidecar(
+    volume, output: Path, record: dict, *, overwrite: bool, inputs: list[Path], like=None,
+    extra_outputs: list[tuple[object, Path]] = (),
+) -> None:
+    """Write OUTPUT (and any `extra_outputs`, as (volume, path) pairs) and OUTPUT.json, each atomically.
+
+    Nothing is left behind if any of them fails. `like` is the template of OUTPUT (see `mrigan.io.write`).
+    """
+    import shutil
+
     from mrigan import io
     from mrigan.io.atomic import check_output_path, write_atomic
     from mrigan.provenance import dumps, sidecar_path
 
     sidecar = sidecar_path(output)
-    check_output_path(output, overwrite=overwrite, inputs=inputs)
-    check_output_path(sidecar, overwrite=overwrite, inputs=inputs)
-    written = io.write(volume, output, overwrite=overwrite)
+    for target in (output, *(path for _, path in extra_outputs), sidecar):
+        check_output_path(target, overwrite=overwrite, inputs=inputs)
+    written: list[Path] = []
     try:
+        written.append(Path(io.write(volume, output, overwrite=overwrite, like=like)))
+        for extra_volume, extra_path in extra_outputs:
+            written.append(Path(io.write(extra_volume, extra_path, overwrite=overwrite)))
         write_atomic(sidecar, lambda p: p.write_text(dumps(record)), overwrite=overwrite, inputs=inputs)
     except BaseException:
-        import shutil
-
-        shutil.rmtree(written) if Path(written).is_dir() else Path(written).unlink(missing_ok=True)
+        for path in written:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         raise
 
 
@@ -169,3 +180,264 @@ def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | Non
     print(result.table)
     print(f"\nwritten: {', '.join(str(p) for p in result.files)}")
     return result.table
+
+
+# ------------------------------------------------------------------------------------------------ enhance
+
+#: Output suffixes `mrigan.io.write` knows (besides a DICOM series folder).
+_WRITABLE_SUFFIXES = (".nii", ".nii.gz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".dcm")
+
+
+def enhance_inputs(folder: Path) -> tuple[list[Path], list[Path]] | None:
+    """The items of a batch folder, or None when `folder` is not a batch (a file, or one DICOM series).
+
+    A folder that holds only DICOM files (no sub-folders, no other images) is one series. Otherwise each
+    image file (NIfTI, PNG / JPEG / TIFF, DICOM, .npy, .mat) and each sub-folder (a DICOM series) is an item;
+    hidden files are ignored.
+
+    Returns:
+        (items, skipped files that are not images), or None.
+    """
+    from mrigan.io.readwrite import detect_format
+
+    if not folder.is_dir():
+        return None
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    folders = [p for p in entries if p.is_dir()]
+    kinds = {p: _format_or_unreadable(p, detect_format) for p in entries if p.is_file()}
+    if not folders and kinds and all(kind == "dicom" for kind in kinds.values()):
+        return None
+    items = [p for p in entries if p.is_dir() or kinds.get(p) is not None]
+    skipped = [p for p, kind in kinds.items() if kind is None]
+    return items, skipped
+
+
+def _format_or_unreadable(path: Path, detect_format) -> str | None:
+    """The file's format; "unreadable" when it cannot be opened (reported when the batch reaches it)."""
+    try:
+        return detect_format(path)
+    except OSError:
+        return "unreadable"
+
+
+def uncertainty_path(output: Path, volume) -> Path:
+    """Where the uncertainty map of OUTPUT goes: `OUTPUT_uncertainty.<ext>`.
+
+    NIfTI and .npy keep their extension; a DICOM output (series folder or .dcm) gets NIfTI
+    (`OUTPUT_uncertainty.nii.gz`), and PNG / JPEG / TIFF get a float32 TIFF, since 8- or 16-bit integers
+    would round a standard deviation away.
+    """
+    name = output.name
+    lower = name.lower()
+    for suffix in (".nii.gz", ".nii", ".npy"):
+        if lower.endswith(suffix):
+            return output.with_name(f"{name[: -len(suffix)]}_uncertainty{name[-len(suffix):]}")
+    stem = name[: -len(Path(name).suffix)] if Path(name).suffix else name
+    if Path(lower).suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff"):
+        return output.with_name(f"{stem}_uncertainty.tif")
+    return output.with_name(f"{stem}_uncertainty.nii.gz")
+
+
+def _check_output_format(volume, output: Path) -> None:
+    """Refuse, before any work, an output `mrigan.io.write` could not write for this volume."""
+    from mrigan.errors import OutputError
+    from mrigan.io.readwrite import IMAGE_FORMATS, WRITABLE
+
+    lower = output.name.lower()
+    suffix = Path(lower).suffix
+    folder = str(output).endswith(("/", os.sep)) or output.is_dir() or (not suffix and volume.source_format == "dicom")
+    if not folder and not lower.endswith(_WRITABLE_SUFFIXES):
+        raise OutputError(output, f"unsupported output format {suffix or '(no extension)'}; write to {WRITABLE}")
+    if volume.ndim == 3 and suffix in IMAGE_FORMATS:
+        raise OutputError(output, f"a 3D volume cannot be written as {IMAGE_FORMATS[suffix]}; write NIfTI (.nii.gz)"
+                          " or a DICOM series folder")
+
+
+def _read_mask(mask: Path | None) -> np.ndarray | None:
+    from mrigan import io
+
+    return None if mask is None else np.asarray(io.read(mask).data)
+
+
+def run_enhance(
+    input: Path, output: Path, *, model: str, mode: str = "denoise", mask: Path | None = None,
+    noise_sigma: float | None = None, label: int | None = None, uncertainty: str | None = None,
+    samples: int = 8, batch_size: int = 8, device: str = "auto", overwrite: bool = False,
+    progress: bool = False,
+) -> list[Path]:
+    """Restore a scan, or every scan in a folder, with a trained model; each output gets OUTPUT.json.
+
+    INPUT is a NIfTI, DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such (see
+    `enhance_inputs`; OUTPUT is then a folder and each output keeps its input's name and format). In a batch,
+    a file that fails is reported on stderr with its name and the others go on; the run then ends with an
+    InputError naming the failures.
+
+    Returns:
+        The outputs written.
+
+    Raises:
+        UsageError: bad options. InputError: bad input, mask or model. OutputError: output exists (without
+            `overwrite`), is the input, or cannot hold the result.
+    """
+    from mrigan.errors import InputError, MriganError, OutputError
+    from mrigan.io.atomic import check_output_path
+
+    input, output = Path(input), Path(output)
+    if mode not in ("denoise", "inpaint", "auto"):
+        raise UsageError(f"--mode {mode!r}: expected denoise, inpaint or auto")
+    if uncertainty not in (None, "mc-dropout", "tta"):
+        raise UsageError(f"--uncertainty {uncertainty!r}: expected mc-dropout or tta")
+    if uncertainty is not None and samples < 2:
+        raise UsageError(f"--samples {samples}: an uncertainty map needs at least 2 samples")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size {batch_size}: must be at least 1")
+    if noise_sigma is not None and not (np.isfinite(noise_sigma) and noise_sigma >= 0):
+        raise UsageError(f"--noise-sigma {noise_sigma}: must be a fraction >= 0 of the normalised range")
+    if not input.exists():
+        raise InputError(input, "no such file or folder")
+    if mask is not None and not Path(mask).exists():
+        raise InputError(mask, "no such file or folder")
+    batch_items = enhance_inputs(input)
+    if batch_items is None:
+        check_output_path(output, overwrite=overwrite, inputs=[input, mask])
+    else:
+        if output.exists() and not output.is_dir():
+            raise OutputError(output, "the input is a folder, so the output must be a folder too")
+        check_output_path(output, overwrite=True, inputs=[input, mask])
+    mask_data = _read_mask(mask)
+
+    from mrigan.inference import Enhancer
+
+    enhancer = Enhancer.from_path(model, device=device)
+    try:
+        enhancer.check_options(mode=mode, uncertainty=uncertainty, samples=samples, batch_size=batch_size,
+                               label=label)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    options = {"mode": mode, "mask": mask, "mask_data": mask_data, "noise_sigma": noise_sigma, "label": label,
+               "uncertainty": uncertainty, "samples": samples, "batch_size": batch_size, "overwrite": overwrite}
+    if batch_items is None:
+        written = _enhance_one(enhancer, input, output, progress=progress, **options)
+        print(f"wrote {', '.join(map(str, written))}")
+        return written[:1]
+
+    items, skipped = batch_items
+    if not items:
+        raise InputError(input, "no images in folder (NIfTI, DICOM, PNG / JPEG / TIFF, .npy, .mat)")
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    for path in skipped:
+        console.print(f"mrigan: skipped {path.name} (not an image file)", markup=False)
+    written_paths, failed = [], []
+    with Progress(console=console, transient=True, disable=not (progress and console.is_terminal)) as bar:
+        task = bar.add_task("enhancing files", total=len(items))
+        for item in items:
+            bar.update(task, description=f"enhancing {item.name}")
+            try:
+                written = _enhance_one(enhancer, item, output / item.name, progress=False, **options)
+                written_paths.append(written[0])
+                print(f"wrote {', '.join(map(str, written))}")
+            except MriganError as error:
+                failed.append(item.name)
+                console.print(f"mrigan: {error.kind}: {error}", markup=False)
+            except (OSError, ValueError, RuntimeError) as error:  # one file's problem must not stop the batch
+                failed.append(item.name)
+                console.print(f"mrigan: error: {item}: {error}", markup=False)
+            bar.advance(task)
+    if failed:
+        raise InputError(input, f"{len(failed)} of {len(items)} inputs failed: {', '.join(failed)}")
+    return written_paths
+
+
+def _enhance_one(
+    enhancer, input: Path, output: Path, *, mode: str, mask: Path | None, mask_data: np.ndarray | None,
+    noise_sigma: float | None, label: int | None, uncertainty: str | None, samples: int, batch_size: int,
+    overwrite: bool, progress: bool,
+) -> list[Path]:
+    """Read one input, restore it, write OUTPUT (+ uncertainty) and OUTPUT.json; returns the paths written."""
+    from mrigan import io
+    from mrigan.errors import InputError
+    from mrigan.inference import as_known_mask
+    from mrigan.io.atomic import check_output_path
+    from mrigan.provenance import provenance, sidecar_path
+
+    protected = [input, mask, *enhancer.files]
+    check_output_path(output, overwrite=overwrite, inputs=protected)
+    check_output_path(sidecar_path(output), overwrite=overwrite, inputs=protected)
+    volume = io.read(input)
+    _check_output_format(volume, output)
+    extra_path = uncertainty_path(output, volume) if uncertainty else None
+    if extra_path is not None:
+        check_output_path(extra_path, overwrite=overwrite, inputs=protected)
+    known = None
+    if mask_data is not None:
+        try:
+            known = as_known_mask(mask_data, volume.shape)
+        except ValueError as error:
+            raise InputError(mask, str(error)) from None
+    try:
+        result = enhancer.restore(
+            volume, mode=mode, mask=known, noise_sigma=noise_sigma, label=label, uncertainty=uncertainty,
+            samples=samples, batch_size=batch_size, progress=progress,
+        )
+    except ValueError as error:
+        raise InputError(input, str(error)) from None
+    info = result.info
+    card = enhancer.card
+    record = provenance(
+        command="enhance",
+        inputs={"input": input, **({"mask": Path(mask)} if mask is not None else {})},
+        options={
+            "mode": mode, "mode_used": info["mode"], "noise_sigma": noise_sigma,
+            "noise_sigma_used": info["noise_sigma"], "noise_sigma_source": info["noise_sigma_source"],
+            "mask": str(mask) if mask is not None else None, "mask_used": info["mask"],
+            "uncertainty": uncertainty, "uncertainty_method": info["uncertainty"],
+            "samples": info["samples"], "label": label, "device": info["device"], "batch_size": batch_size,
+        },
+        model={
+            "name": enhancer.name, "sha256": enhancer.sha256, "path": str(enhancer.source), "task": enhancer.task,
+            "class": card.get("class"), "kwargs": card.get("kwargs"), "config": card.get("config"),
+            "training": card.get("training"), "metrics": card.get("metrics"),
+            "mrigan_version": card.get("mrigan_version"),
+        },
+        restoration=info,
+        output={
+            "path": str(output), "shape": list(result.volume.shape), "spacing": list(result.volume.spacing),
+            "uncertainty": str(extra_path) if extra_path is not None else None,
+            "uncertainty_units": "standard deviation in the input's intensity units" if extra_path else None,
+        },
+    )
+    extra = [(result.uncertainty, extra_path)] if extra_path is not None else []
+    _write_with_sidecar(result.volume, output, record, overwrite=overwrite, inputs=protected, like=volume,
+                        extra_outputs=extra)
+    return [output, *([extra_path] if extra_path is not None else []), sidecar_path(output)]
+
+
+def run_models(*, as_json: bool = False) -> list[dict]:
+    """Print the shipped models as a table (or JSON); returns the records."""
+    import json
+
+    from mrigan.models_catalog import list_models, models_dir
+
+    records = list_models()
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return records
+    rows = [("name", "task", "size MB", "sha256", "held-out PSNR", "status")]
+    for record in records:
+        psnr = record["metrics"].get("psnr")
+        rows.append((
+            record["name"], record["task"] or "-",
+            "-" if record["size_mb"] is None else f"{record['size_mb']:.2f}",
+            (record["sha256"] or "-")[:12],
+            "-" if psnr is None else f"{float(psnr):.2f}",
+            "present" if record["present"] else f"missing {record.get('missing', '')}".strip(),
+        ))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if not records:
+        print(f"(no shipped models in this version; models folder: {models_dir()})")
+    return records

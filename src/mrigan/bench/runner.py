@@ -63,6 +63,7 @@ def run_suite(
     n_slices: int | None = None,
     out_dir: Path | None = None,
     progress: bool = True,
+    models: list | None = None,
 ) -> BenchResult:
     """Run every method of a suite on the held-out block.
 
@@ -74,6 +75,7 @@ def run_suite(
         n_slices: contiguous axial slices (default 40, quick 6).
         out_dir: where the CSV, table and figures go (None: nothing written).
         progress: show a progress bar.
+        models: trained models with the baselines' call shape (`Enhancer.as_method()`), run after them.
 
     Returns:
         The records, the markdown table, and the methods skipped with their reasons.
@@ -87,7 +89,7 @@ def run_suite(
     block = held_out_block(sample, n_slices)
     result = BenchResult(suite=suite_name)
     runnable = []
-    for method in _methods_for(suite.task, methods):
+    for method in [*_methods_for(suite.task, methods), *(models or [])]:
         reason = method.available()
         if reason:
             result.skipped[method.name] = reason

@@ -86,11 +86,17 @@ class DegradationConfig:
 
 
 def slice_index(subjects: list[Subject], *, min_foreground: float = 0.05) -> list[tuple[int, int]]:
-    """(subject, slice) pairs along the last axis whose foreground covers at least `min_foreground`."""
+    """(subject, slice) pairs along the last axis whose foreground covers at least `min_foreground`.
+
+    A subject's `extra["allowed_slices"]` (boolean per slice) restricts the slices further (validation slabs).
+    """
     index = []
     for s, subject in enumerate(subjects):
-        cover = subject.brain.mean(axis=(0, 1))
-        index.extend((s, int(k)) for k in np.nonzero(cover >= min_foreground)[0])
+        keep = subject.brain.mean(axis=(0, 1)) >= min_foreground
+        allowed = subject.extra.get("allowed_slices")
+        if allowed is not None:
+            keep &= np.asarray(allowed, bool)
+        index.extend((s, int(k)) for k in np.nonzero(keep)[0])
     return index
 
 
@@ -128,7 +134,8 @@ class RestorationDataset:
         conditioning: which channels to build.
         degradation: what to draw degradations from.
         crop: side of the square training crop (None: whole slices padded to a multiple of `multiple`).
-        multiple: whole slices are padded so each side is a multiple of this (the U-Net's 2 ** depth).
+        multiple: whole slices are padded to one square side, a multiple of this (the U-Net's 2 ** depth),
+            large enough for every subject.
         augment: flips and intensity jitter 0.9-1.1.
         seed: base seed; sample i of epoch e uses the generator seeded by (seed, e, i).
         min_foreground: skip slices with less foreground than this fraction.
@@ -153,6 +160,9 @@ class RestorationDataset:
         self.index = slice_index(subjects, min_foreground=min_foreground)
         if not self.index:
             raise ValueError("no slice with enough foreground in the given subjects")
+        # whole slices of every subject are padded to one square side, so they batch together
+        largest = max(max(subject.image.shape[:2]) for subject in subjects)
+        self.side = int(np.ceil(largest / multiple) * multiple)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -191,8 +201,7 @@ class RestorationDataset:
             stack = stack[:, top : top + self.crop, left : left + self.crop]
             brain = brain[top : top + self.crop, left : left + self.crop]
         else:
-            side = int(np.ceil(max(stack.shape[1:]) / self.multiple) * self.multiple)
-            stack, brain = _pad_to(stack, side), _pad_to(brain, side)
+            stack, brain = _pad_to(stack, self.side), _pad_to(brain, self.side)
         if self.augment:
             if rng.random() < 0.5:
                 stack, brain = stack[:, ::-1], brain[::-1]
