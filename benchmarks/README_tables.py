@@ -30,9 +30,10 @@ def main() -> None:
     for suite in args.suites:
         start = time.perf_counter()
         result = run_suite(suite, n_slices=args.slices, out_dir=args.out)
-        minutes = (time.perf_counter() - start) / 60
+        seconds = time.perf_counter() - start
         command = f"mrigan bench {suite}" + (f" --slices {args.slices}" if args.slices else "")
-        block = f"`{command}` ({minutes:.0f} min on the 2-core CPU):\n\n{result.table}\n"
+        took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        block = f"`{command}` ({took} on the 2-core CPU):\n\n{result.table}\n"
         print(block)
         if args.no_readme:
             continue

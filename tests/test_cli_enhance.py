@@ -208,3 +208,22 @@ def test_models_lists_the_catalog(run_mrigan):
     assert result.stdout.splitlines()[0].split()[:2] == ["name", "task"] and "held-out PSNR" in result.stdout
     result = run_mrigan("models", "--json")
     assert result.returncode == 0 and isinstance(json.loads(result.stdout), list)
+
+
+def test_uncertainty_paths_and_batch_detection(mni_block, tmp_path):
+    from mrigan import io
+    from mrigan.commands import enhance_inputs, uncertainty_path
+
+    nifti = io.Volume(data=np.zeros((4, 4, 2)), source_format="nifti")
+    dicom = io.Volume(data=np.zeros((4, 4, 2)), source_format="dicom")
+    assert uncertainty_path(Path("a/out.nii.gz"), nifti) == Path("a/out_uncertainty.nii.gz")
+    assert uncertainty_path(Path("out.npy"), nifti) == Path("out_uncertainty.npy")
+    assert uncertainty_path(Path("series_out"), dicom) == Path("series_out_uncertainty.nii.gz")
+    assert uncertainty_path(Path("slice.png"), nifti) == Path("slice_uncertainty.tif")  # float32, not rounded
+
+    data, affine = mni_block
+    series = io.write_dicom_series(io.Volume(data=data[..., :2], affine=affine), tmp_path / "series")
+    assert enhance_inputs(series) is None and enhance_inputs(tmp_path / "series" / "missing") is None
+    (tmp_path / "notes.txt").write_text("not an image")
+    items, skipped = enhance_inputs(tmp_path)
+    assert items == [series] and skipped == [tmp_path / "notes.txt"]

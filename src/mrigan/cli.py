@@ -30,7 +30,8 @@ def _later(name: str) -> click.Command:
         from mrigan.errors import NotAvailableYet
 
         raise NotAvailableYet(
-            f"`mrigan {name}` comes with a later version of mrigan; available now: enhance, degrade, simulate, bench, models"
+            f"`mrigan {name}` comes with a later version of mrigan; "
+            "available now: enhance, degrade, simulate, bench, models"
         )
 
     return click.Command(name, callback=command, context_settings=PASS_THROUGH,

@@ -437,7 +437,7 @@ def run_models(*, as_json: bool = False) -> list[dict]:
         ))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     if not records:
         print(f"(no shipped models in this version; models folder: {models_dir()})")
     return records

@@ -480,7 +480,7 @@ def train_feature_net(
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             optimiser.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if (step + 1) % log_every == 0 or step + 1 == steps:
                 report(
                     step + 1,

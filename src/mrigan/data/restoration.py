@@ -179,13 +179,11 @@ class RestorationDataset:
         add_hole = rng.random() < config.hole_probability
         if not (add_noise or add_hole):
             add_noise = True
-        operators = []
-        if add_hole:
-            operators.append(
-                RandomHole(kinds=config.hole_kinds, square_size=config.square_size).sample(rng)
-            )
+        operators = []  # noise first, then holes: missing pixels stay exactly 0
         if add_noise:
             operators.append(RandomNoise(kind=config.noise_kinds, sigma=config.noise_sigma, reference=1.0).sample(rng))
+        if add_hole:
+            operators.append(RandomHole(kinds=config.hole_kinds, square_size=config.square_size).sample(rng))
         # physics works on (X, Y, Z) with slices last
         return Compose(*operators)(np.moveaxis(stack, 0, -1))
 

@@ -539,7 +539,7 @@ def _pad(batch: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[slice, ...
     if all(size == multiple for size in sizes) and multiple > 1:
         sizes = [2 * multiple for _ in sizes]
     pads, crop = [(0, 0)] * (batch.ndim - 2), []
-    for n, size in zip(batch.shape[-2:], sizes):
+    for n, size in zip(batch.shape[-2:], sizes, strict=True):
         before = (size - n) // 2
         pads.append((before, size - n - before))
         crop.append(slice(before, before + n))
