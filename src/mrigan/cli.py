@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 LATER = {
-    "train": "Train a model from a config",
-    "evaluate": "Score a trained model on held-out data",
     "export": "Write an export pack (output, figures, provenance)",
     "ui": "Start the web UI",
 }
@@ -31,7 +29,7 @@ def _later(name: str) -> click.Command:
 
         raise NotAvailableYet(
             f"`mrigan {name}` comes with a later version of mrigan; "
-            "available now: enhance, degrade, simulate, bench, models"
+            "available now: enhance, train, evaluate, degrade, simulate, bench, models"
         )
 
     return click.Command(name, callback=command, context_settings=PASS_THROUGH,
@@ -90,11 +88,46 @@ def simulate(anatomy: str, contrast: str, sequence: str, field: float, voxel: fl
 @click.option("--slices", type=int, help="Contiguous axial slices (default 40; with --quick 6).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True,
               help="Folder for the CSV, table and figures.")
-def bench(suite: str, quick: bool, methods: str | None, slices: int | None, out: Path) -> None:
+@click.option("-m", "--model", "models", multiple=True,
+              help="A trained model (name, card or weights) to run beside the baselines; repeatable. "
+                   "Default: the shipped models for the suite's task.")
+@click.option("--no-models", is_flag=True, help="Baselines only.")
+def bench(suite: str, quick: bool, methods: str | None, slices: int | None, out: Path, models: tuple[str, ...],
+          no_models: bool) -> None:
     """Run methods side by side on held-out Colin27 with identical seeded degradations."""
     from mrigan.commands import run_bench
 
-    run_bench(suite, quick=quick, methods=methods, slices=slices, out=out)
+    run_bench(suite, quick=quick, methods=methods, slices=slices, out=out, models=list(models),
+              no_models=no_models)
+
+
+@app.command()
+@click.argument("config", type=click.Path(path_type=Path), required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set trainer.max_steps=500 (repeatable).")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in this folder exactly.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder (default runs/NAME-TIMESTAMP).")
+def train(config: Path | None, overrides: tuple[str, ...], resume: Path | None, out: Path | None) -> None:
+    """Train the recipe a config names (e.g. configs/umr_gan.yaml) on CPU, a GPU, or many (torchrun)."""
+    from mrigan.training import run_train
+
+    run_train(config, overrides=list(overrides), resume=resume, out=out)
+
+
+@app.command()
+@click.argument("model")
+@click.option("--suite", type=click.Choice(["denoise", "inpaint"]), required=True)
+@click.option("--quick", is_flag=True, help="A few slices and one case.")
+@click.option("--slices", type=int, help="Contiguous axial slices (default 40; with --quick 6).")
+@click.option("--methods", help="Baselines to run beside it (default: all of the suite's).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+def evaluate(model: str, suite: str, quick: bool, slices: int | None, methods: str | None, out: Path) -> None:
+    """Score a trained model (run folder, card, weights or name) on held-out Colin27 beside the baselines."""
+    from mrigan.commands import run_bench
+    from mrigan.training import model_of_run
+
+    run_bench(suite, quick=quick, methods=methods, slices=slices, out=out, models=[model_of_run(model)],
+              no_models=True)
 
 
 @app.command()

@@ -155,7 +155,8 @@ def _sample_names() -> tuple[str, ...]:
     return tuple(SAMPLES)
 
 
-def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | None, out: Path) -> str:
+def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | None, out: Path,
+              models: list[str] | None = None, no_models: bool = False) -> str:
     """Run a bench suite, print its markdown table and where the files went."""
     from mrigan.bench.runner import run_suite
     from mrigan.bench.suites import SUITES
@@ -175,7 +176,10 @@ def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | Non
     reason = missing_reason("colin27")
     if reason:
         raise InputError("colin27", f"the held-out brain is missing: {reason}")
-    result = run_suite(suite, quick=quick, methods=names, n_slices=slices, out_dir=out)
+    model_methods = [_model_method(model, suite) for model in (models or [])]
+    if not models and not no_models:
+        model_methods = _shipped_methods(suite)
+    result = run_suite(suite, quick=quick, methods=names, n_slices=slices, out_dir=out, models=model_methods)
     print(f"## mrigan bench {suite}{' --quick' if quick else ''} (held-out Colin27, PSNR/SSIM with 95% CI over slices)\n")
     print(result.table)
     print(f"\nwritten: {', '.join(str(p) for p in result.files)}")
@@ -441,3 +445,19 @@ def run_models(*, as_json: bool = False) -> list[dict]:
     if not records:
         print(f"(no shipped models in this version; models folder: {models_dir()})")
     return records
+
+
+def _model_method(model: str | Path, suite: str):
+    """A trained model wrapped with the baselines' call shape, for a bench suite."""
+    from mrigan.inference import Enhancer
+
+    return Enhancer.from_path(model).as_method(task=suite)
+
+
+def _shipped_methods(suite: str) -> list:
+    """The shipped models that do the suite's task (restoration models for denoise and inpaint)."""
+    from mrigan.models_catalog import list_models
+
+    wanted = {"denoise": "restore", "inpaint": "restore"}.get(suite)
+    return [_model_method(entry["name"], suite) for entry in list_models()
+            if entry.get("present") and entry.get("task") == wanted]

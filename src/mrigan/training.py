@@ -73,3 +73,15 @@ def run_train(config_path: Path | None, *, overrides: list[str], resume: Path | 
     if result.model_dir:
         print(f"model: {result.model_dir / 'generator.json'}")
     return result.run_dir
+
+
+def model_of_run(model: str | Path) -> str:
+    """A run folder's exported generator (best, else final); anything else is passed on as given."""
+    path = Path(model)
+    if path.is_dir():
+        for kind in ("best", "final"):
+            card = path / kind / "generator.json"
+            if card.exists():
+                return str(card)
+        raise InputError(path, "a run folder without an exported model (best/ or final/generator.json)")
+    return str(model)
