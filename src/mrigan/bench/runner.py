@@ -27,7 +27,7 @@ class BenchResult:
 def _methods_for(task: str, names: list[str] | None):
     from mrigan.baselines import BASELINES, baselines_for
 
-    if names:
+    if names is not None:
         unknown = [n for n in names if n not in BASELINES]
         if unknown:
             from mrigan.errors import UsageError
@@ -70,7 +70,7 @@ def run_suite(
     Args:
         suite_name: "denoise", "inpaint" or "sr".
         quick: few slices and one case, to finish in under a minute.
-        methods: names from `mrigan.baselines.BASELINES`; default all for the task.
+        methods: names from `mrigan.baselines.BASELINES`; default (None) all for the task, [] none.
         sample: held-out anatomy (default colin27; never one used for training).
         n_slices: contiguous axial slices (default 40, quick 6).
         out_dir: where the CSV, table and figures go (None: nothing written).
