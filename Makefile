@@ -29,7 +29,7 @@ data:
 	fi
 
 demo: setup
-	$(VENV)/bin/mrigan bench denoise --quick
+	$(PY) -m mrigan.demo
 
 test: setup
 	$(PY) -m pytest -q -n 2 -m "not slow"

@@ -350,7 +350,7 @@ def _degrade_volume(volume: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     return np.clip(RicianNoise(sigma=sigma, seed=seed, reference=1.0)(volume).image, 0.0, 1.0).astype(np.float32)
 
 
-def evaluate_mni_validation(net: MRIFeatureNet) -> dict[str, float]:
+def mni_validation_dice(net: MRIFeatureNet) -> dict[str, float]:
     """Dice on the held-out MNI152 axial slab: real T1, real T1 + 5 % Rician noise, simulated SE T2w at 3 T."""
     from mrigan.physics import simulate_contrast
 
@@ -371,7 +371,7 @@ def evaluate_mni_validation(net: MRIFeatureNet) -> dict[str, float]:
     return metrics
 
 
-def evaluate_colin27(net: MRIFeatureNet) -> dict[str, float]:
+def colin27_dice(net: MRIFeatureNet) -> dict[str, float]:
     """Dice on held-out Colin27 against GMM tissue maps of its own T1 (a proxy reference).
 
     Inputs: the brain-extracted T1 (robust min-max inside the brain mask, as in training), the same + 5 %
@@ -517,25 +517,22 @@ def train_feature_net(
             "machine": f"{platform.machine()} CPU, {threads} thread(s)",
             "command": command or "",
         }
-        if evaluate:
-            tick = time.perf_counter()
-            summary["metrics"] = evaluate_mni_validation(net)
-            if evaluate_colin27:
-                summary["metrics"].update(evaluate_colin27(net))
-            summary["eval_seconds"] = round(time.perf_counter() - tick, 1)
-        summary["total_seconds"] = round(time.perf_counter() - started, 1)
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        save_feature_net(
-            net,
-            out_path,
-            metadata={
-                "mrigan.training": json.dumps(summary, sort_keys=True),
-                "mrigan.classes": ",".join(CLASSES),
-                "mrigan.input": "one channel, intensities in [0, 1] (robust min-max), 2D slices",
-                "mrigan.intended_use": "perceptual-loss and Frechet-distance features for MRI (not ImageNet VGG)",
-            },
-        )
+        metadata = {
+            "mrigan.classes": ",".join(CLASSES),
+            "mrigan.input": "one channel, intensities in [0, 1] (robust min-max), 2D slices",
+            "mrigan.intended_use": "perceptual-loss and Frechet-distance features for MRI (not ImageNet VGG)",
+        }
+        save_feature_net(net, out_path, metadata={**metadata, "mrigan.training": json.dumps(summary, sort_keys=True)})
+        if evaluate:  # the weights are on disk already; the file is written again with the metrics
+            tick = time.perf_counter()
+            summary["metrics"] = mni_validation_dice(net)
+            if evaluate_colin27:
+                summary["metrics"].update(colin27_dice(net))
+            summary["eval_seconds"] = round(time.perf_counter() - tick, 1)
+        summary["total_seconds"] = round(time.perf_counter() - started, 1)
+        save_feature_net(net, out_path, metadata={**metadata, "mrigan.training": json.dumps(summary, sort_keys=True)})
         return summary
     finally:
         torch.set_num_threads(previous_threads)

@@ -16,7 +16,9 @@ from typing import Any
 from mrigan.errors import InputError
 
 #: Model name -> card file name, relative to `models_dir()`.
-SHIPPED_MODELS: dict[str, str] = {}
+SHIPPED_MODELS: dict[str, str] = {
+    "umr-gan-small": "umr_gan_small.json",  # restoration (UMR-GAN, seed 000), CPU size, models/umr_gan_small.md
+}
 
 MODELS_DIR_VARIABLE = "MRIGAN_MODELS_DIR"
 #: Keys of a card's "metrics" that hold held-out (test) metrics, in order of preference.

@@ -18,7 +18,7 @@ from tiny_task import NoisyPatterns, TinyGanTask
 from mrigan import checkpoint
 from mrigan.config import dump_config
 from mrigan.engine import EarlyStoppingConfig, Trainer, TrainerConfig, make_loader, seed_everything
-from mrigan.engine.ema import make_ema, update_ema
+from mrigan.engine.ema import make_ema, update_ema, warmup_decay
 from mrigan.engine.figures import as_display_slices
 from mrigan.engine.logs import CsvLog
 from mrigan.engine.state import load_checkpoint
@@ -196,8 +196,11 @@ def test_ema_averages_parameters_and_copies_buffers():
         module.weight.fill_(6.0)
         module.running_mean.fill_(7.0)
     update_ema(ema, module)
-    assert torch.allclose(ema.module.weight, torch.full((2,), 0.75 * 2.0 + 0.25 * 6.0))
+    decay = warmup_decay(0.75, 1)  # early updates use a smaller decay: min(0.75, 2 / 11)
+    assert decay == pytest.approx(2 / 11)
+    assert torch.allclose(ema.module.weight, torch.full((2,), decay * 2.0 + (1 - decay) * 6.0))
     assert torch.equal(ema.module.running_mean, module.running_mean)
+    assert warmup_decay(0.75, 1000) == 0.75  # and the configured decay once warmed up
     assert not ema.module.weight.requires_grad and not ema.training
 
 

@@ -56,3 +56,20 @@ def test_validation_slab_is_not_trained_on():
     # the slices next to the slab (2.5D context) are kept out of training too
     edges = np.nonzero(np.diff(validation_slices.astype(int)))[0]
     assert not train_slices[edges].any() and not train_slices[edges + 1].any()
+
+
+def test_every_ablation_config_builds_a_valid_config():
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path("configs/ablations")
+    base = yaml.safe_load((folder / "base.yaml").read_text())["overrides"]
+    names = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "base")
+    assert {"full", "no_mask", "no_sigma", "context_0", "perceptual_0", "ssim_0", "ssim_0.5", "ttur",
+            "no_spectral_norm"} <= set(names)
+    for name in names:
+        extra = yaml.safe_load((folder / f"{name}.yaml").read_text())["overrides"] or []
+        config = load_run_config("configs/umr_gan.yaml", base + extra)
+        assert config.trainer.max_steps == 150 and config.generator.depth == 4
+    assert not load_run_config("configs/umr_gan.yaml", base + ["conditioning.use_mask=false"]).conditioning.use_mask
