@@ -26,7 +26,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
     parser.add_argument("--no-readme", action="store_true", help="print only")
     args = parser.parse_args()
-    readme = ROOT / "README.md"
     for suite in args.suites:
         start = time.perf_counter()
         result = run_suite(suite, n_slices=args.slices, out_dir=args.out)
@@ -35,13 +34,18 @@ def main() -> None:
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
         block = f"`{command}` ({took} on the 2-core CPU):\n\n{result.table}\n"
         print(block)
-        if args.no_readme:
-            continue
-        text = readme.read_text()
-        pattern = re.compile(rf"(<!-- bench:{suite} -->\n).*?(<!-- /bench:{suite} -->)", re.S)
-        if not pattern.search(text):
-            raise SystemExit(f"README.md has no <!-- bench:{suite} --> section")
-        readme.write_text(pattern.sub(lambda m: m.group(1) + block + m.group(2), text))
+        if not args.no_readme:
+            write_readme_section(f"bench:{suite}", block)
+
+
+def write_readme_section(marker: str, block: str) -> None:
+    """Replace what stands between `<!-- MARKER -->` and `<!-- /MARKER -->` in the README with `block`."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    pattern = re.compile(rf"(<!-- {re.escape(marker)} -->\n).*?(<!-- /{re.escape(marker)} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no <!-- {marker} --> section")
+    readme.write_text(pattern.sub(lambda m: m.group(1) + block + m.group(2), text))
 
 
 if __name__ == "__main__":

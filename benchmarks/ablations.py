@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override trainer.max_steps")
     parser.add_argument("--slices", type=int, default=4, help="held-out Colin27 slices scored per case")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablations")
+    parser.add_argument("--readme", action="store_true", help="also write the table into the README")
     args = parser.parse_args()
     rows = []
     for name in args.variants.split(","):
@@ -72,6 +73,11 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     (args.out / "ablations.md").write_text(table + "\n")
+    if args.readme:
+        from README_tables import write_readme_section
+
+        steps = f" --steps {args.steps}" if args.steps else ""
+        write_readme_section("ablations", f"`python benchmarks/ablations.py{steps} --readme`:\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--name", default="umr-gan-small")
     parser.add_argument("--slices", type=int, default=40)
+    parser.add_argument("--readme", action="store_true", help="also write the tables into the README")
     args = parser.parse_args()
     module, card = load_model(model_of_run(args.run_dir))
     stem = ROOT / "models" / args.name.replace("-", "_")
@@ -56,6 +57,17 @@ def main() -> None:
     write_atomic(card_path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"), overwrite=True)
     print("\n".join(tables))
     print(f"shipped {card_path} (sha256 {data['sha256'][:12]}...)")
+    if args.readme:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from README_tables import write_readme_section
+
+        write_readme_section(
+            f"model:{args.name}",
+            f"`python benchmarks/ship_restore_model.py {args.run_dir} --name {args.name} --readme`:\n\n"
+            + "\n".join(tables),
+        )
 
 
 if __name__ == "__main__":
