@@ -73,3 +73,14 @@ def test_every_ablation_config_builds_a_valid_config():
         config = load_run_config("configs/umr_gan.yaml", base + extra)
         assert config.trainer.max_steps == 150 and config.generator.depth == 4
     assert not load_run_config("configs/umr_gan.yaml", base + ["conditioning.use_mask=false"]).conditioning.use_mask
+
+
+def test_residual_generator_starts_as_the_identity():
+    import torch
+
+    from mrigan.tasks.restore import build_generator
+
+    config = load_run_config("configs/umr_gan.yaml", ["generator.depth=3"])
+    generator = build_generator(config)
+    x = torch.rand(2, config.conditioning.channels, 32, 32)
+    assert torch.equal(generator(x), x[:, :1])

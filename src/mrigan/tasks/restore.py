@@ -126,6 +126,12 @@ def build_generator(config: RestoreConfig) -> nn.Module:
         dropout=g.dropout, residual_output=g.residual_output, out_activation="sigmoid01",
     )
     init_weights(generator, kind="kaiming")
+    if g.residual_output:
+        # start as the identity: a random residual pushes most pixels past the clamp to [0, 1], where they get
+        # no gradient and training stalls (seen in the first CPU run)
+        nn.init.zeros_(generator.head.weight)
+        if generator.head.bias is not None:
+            nn.init.zeros_(generator.head.bias)
     return generator
 
 
