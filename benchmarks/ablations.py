@@ -28,7 +28,7 @@ def main() -> None:
     from mrigan.commands import _model_method
     from mrigan.training import model_of_run, run_train
 
-    variants = sorted(p.stem for p in ABLATIONS.glob("*.yaml") if p.stem != "base")
+    variants = sorted((p.stem for p in ABLATIONS.glob("*.yaml") if p.stem != "base"), key=lambda n: (n != "full", n))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default=",".join(variants))
     parser.add_argument("--steps", type=int, default=None, help="override trainer.max_steps")

@@ -136,7 +136,8 @@ class RestorationDataset:
         crop: side of the square training crop (None: whole slices padded to a multiple of `multiple`).
         multiple: whole slices are padded to one square side, a multiple of this (the U-Net's 2 ** depth),
             large enough for every subject.
-        augment: flips and intensity jitter 0.9-1.1.
+        augment: flips and intensity jitter.
+        intensity_jitter: (low, high) range of the random intensity scale (seed 000: 0.9-1.1).
         seed: base seed; sample i of epoch e uses the generator seeded by (seed, e, i).
         min_foreground: skip slices with less foreground than this fraction.
 
@@ -148,6 +149,7 @@ class RestorationDataset:
         self, subjects: list[Subject], *, conditioning: Conditioning | None = None,
         degradation: DegradationConfig | None = None, crop: int | None = 128, multiple: int = 64,
         augment: bool = True, seed: int = 0, min_foreground: float = 0.05,
+        intensity_jitter: tuple[float, float] = (0.9, 1.1),
     ) -> None:
         self.subjects = subjects
         self.conditioning = conditioning or Conditioning()
@@ -155,6 +157,7 @@ class RestorationDataset:
         self.crop = crop
         self.multiple = multiple
         self.augment = augment
+        self.intensity_jitter = tuple(intensity_jitter)
         self.seed = seed
         self.epoch = 0
         self.index = slice_index(subjects, min_foreground=min_foreground)
@@ -205,7 +208,7 @@ class RestorationDataset:
                 stack, brain = stack[:, ::-1], brain[::-1]
             if rng.random() < 0.5:
                 stack, brain = stack[:, :, ::-1], brain[:, ::-1]
-            stack = np.clip(stack * rng.uniform(0.9, 1.1), 0.0, 1.0)
+            stack = np.clip(stack * rng.uniform(*self.intensity_jitter), 0.0, 1.0)
         stack = np.ascontiguousarray(stack, dtype=np.float32)
         degraded = self.degrade(stack, rng)
         degraded_stack = np.moveaxis(degraded.image, -1, 0)

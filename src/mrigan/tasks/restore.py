@@ -85,6 +85,10 @@ class DataConfig:
         crop: training crop side; validation uses whole slices.
         batch_size: per process.
         num_workers: data loader workers.
+        min_foreground: slices with less foreground are skipped.
+        intensity_jitter: range of the random intensity scale of training crops. Training volumes are
+            skull-stripped, so their brain fills [0, 1]; in a whole-head scan normalised the same way the brain
+            sits lower (scalp fat is brightest): a wider range than the seed's 0.9-1.1 covers both.
     """
 
     samples: list[str] = field(default_factory=lambda: ["mni152", "inia19"])
@@ -95,6 +99,7 @@ class DataConfig:
     batch_size: int = 8
     num_workers: int = 0
     min_foreground: float = 0.05
+    intensity_jitter: tuple[float, float] = (0.9, 1.1)
 
 
 @dataclass
@@ -333,6 +338,7 @@ def build_datasets(config: RestoreConfig):
     train = RestorationDataset(
         train_subjects, conditioning=config.conditioning, degradation=config.degradation, crop=config.data.crop,
         augment=True, seed=config.trainer.seed, min_foreground=config.data.min_foreground,
+        intensity_jitter=config.data.intensity_jitter,
     )
     validation = RestorationDataset(
         validation_subjects, conditioning=config.conditioning, degradation=config.degradation, crop=None,
