@@ -24,6 +24,13 @@ def test_same_seed_epoch_and_index_give_the_same_sample(subject):
     assert not np.array_equal(dataset[2]["input"], first["input"])
 
 
+def test_intensity_jitter_scales_the_clean_target(subject):
+    half = RestorationDataset([subject], crop=32, seed=5, intensity_jitter=(0.5, 0.5))[0]["target"]
+    same = RestorationDataset([subject], crop=32, seed=5, intensity_jitter=(1.0, 1.0))[0]["target"]
+    assert same.max() > 0.2
+    np.testing.assert_allclose(half, 0.5 * same, atol=1e-6)
+
+
 def test_channel_layout_follows_umr_gan(subject):
     conditioning = Conditioning(use_mask=True, use_sigma=True, context=1, num_classes=2)
     degradation = DegradationConfig(noise_probability=1.0, hole_probability=1.0, hole_kinds=("square",),
