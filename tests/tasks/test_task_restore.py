@@ -84,3 +84,14 @@ def test_residual_generator_starts_as_the_identity():
     generator = build_generator(config)
     x = torch.rand(2, config.conditioning.channels, 32, 32)
     assert torch.equal(generator(x), x[:, :1])
+
+
+def test_reconstruction_warm_start_delays_the_discriminator(tmp_path):
+    import csv
+
+    run_dir = run_train("configs/umr_gan.yaml", overrides=[*TINY, "loss.adversarial_start_step=1"], resume=None,
+                        out=tmp_path / "run")
+    with (run_dir / "metrics" / "train.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["loss_d"] != "" for row in rows] == [False, True]
+    assert rows[0]["l1"] != "" and rows[1]["adv_g"] != ""

@@ -51,7 +51,11 @@ class DiscriminatorConfig:
 
 @dataclass
 class LossConfig:
-    """Loss weights of L_G (seed 000: 100, 1, 0.1, lambda_ssim annealed to a target in [0, 1])."""
+    """Loss weights of L_G (seed 000: 100, 1, 0.1, lambda_ssim annealed to a target in [0, 1]).
+
+    `adversarial_start_step`: steps trained on the reconstruction terms alone (L1 + SSIM) before the
+    discriminator, the cGAN term and the perceptual term join, as ESRGAN starts from a PSNR-trained generator.
+    """
 
     l1: float = 100.0
     alpha: float = 0.5
@@ -62,6 +66,7 @@ class LossConfig:
     ssim: float = 0.2
     ssim_warmup_steps: int = 500
     r1_gamma: float = 0.0
+    adversarial_start_step: int = 0
 
 
 @dataclass
@@ -213,9 +218,10 @@ class RestoreTask:
         loss_config = self.config.loss
         target, mask = batch["target"], batch["mask"]
         logs: dict[str, float] = {}
+        adversarial_on = step.global_step >= loss_config.adversarial_start_step
         with step.autocast():
             fake = self.generator(batch["input"])
-        if self.discriminator is not None:
+        if self.discriminator is not None and adversarial_on:
             self.discriminator.requires_grad_(True)
             real_pair = self._pair(batch, target)
             if loss_config.r1_gamma > 0:
@@ -237,11 +243,11 @@ class RestoreTask:
             l1 = self.masked_l1(fake, target, mask)
             loss_g = loss_config.l1 * l1
             logs["l1"] = float(l1.detach())
-            if self.discriminator is not None:
+            if self.discriminator is not None and adversarial_on:
                 adversarial = self.adversarial.generator_loss(self.discriminator(self._pair(batch, fake)))
                 loss_g = loss_g + loss_config.adversarial * adversarial
                 logs["adv_g"] = float(adversarial.detach())
-            if self.perceptual is not None:
+            if self.perceptual is not None and adversarial_on:
                 perceptual = self.perceptual(fake, target)
                 loss_g = loss_g + loss_config.perceptual * perceptual
                 logs["perceptual"] = float(perceptual.detach())
