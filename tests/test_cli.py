@@ -20,7 +20,7 @@ def test_help_lists_every_command(run_mrigan):
         assert f"  {command} " in result.stdout
 
 
-@pytest.mark.parametrize("command", ["export", "ui"])
+@pytest.mark.parametrize("command", ["export"])
 def test_later_commands_say_so(run_mrigan, command):
     result = run_mrigan(command, "anything")
     assert result.returncode == 2

@@ -9,7 +9,6 @@ import click
 
 LATER = {
     "export": "Write an export pack (output, figures, provenance)",
-    "ui": "Start the web UI",
 }
 PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 
@@ -164,6 +163,31 @@ def enhance(input: Path, model: str, output: Path, mode: str, mask: Path | None,
     run_enhance(input, output, model=model, mode=mode, mask=mask, noise_sigma=noise_sigma, label=label,
                 uncertainty=uncertainty, samples=samples, batch_size=batch_size, device=device,
                 overwrite=overwrite, progress=sys.stderr.isatty())
+
+
+@app.command()
+@click.option("-m", "--model", "models", multiple=True,
+              help="A model (shipped name, card .json or .safetensors) to offer beside the shipped ones; repeatable.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0: every interface; the UI has no login).")
+@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--max-upload-mb", type=float, default=50.0, show_default=True,
+              help="Largest upload accepted (all files of one request together).")
+@click.option("--concurrency", type=int, default=2, show_default=True,
+              help="Restorations running at once; more wait in the queue.")
+@click.option("--queue-size", type=int, default=32, show_default=True, help="Requests that may wait.")
+@click.option("--keep-minutes", type=float, default=10.0, show_default=True,
+              help="Uploads and results are deleted after this long (and all of them when the server stops).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def ui(models: tuple[str, ...], host: str, port: int, max_upload_mb: float, concurrency: int, queue_size: int,
+       keep_minutes: float, device: str) -> None:
+    """Start the web UI on this machine: restore a scan, compare, download (needs `pip install 'mrigan[ui]'`)."""
+    from mrigan.ui.app import serve
+    from mrigan.ui.workspace import UISettings
+
+    settings = UISettings(models=list(models), max_upload_mb=max_upload_mb, concurrency=concurrency,
+                          queue_size=queue_size, keep_minutes=keep_minutes, device=device)
+    serve(settings, host=host, port=port)
 
 
 @app.command()
