@@ -71,7 +71,8 @@ def test_every_ablation_config_builds_a_valid_config():
     for name in names:
         extra = yaml.safe_load((folder / f"{name}.yaml").read_text())["overrides"] or []
         config = load_run_config("configs/umr_gan.yaml", base + extra)
-        assert config.trainer.max_steps == 150 and config.generator.depth == 4
+        assert config.trainer.max_steps == 1000 and config.generator.depth == 4
+        assert config.loss.adversarial_start_step < config.trainer.max_steps  # every GAN ablation sees its GAN
     assert not load_run_config("configs/umr_gan.yaml", base + ["conditioning.use_mask=false"]).conditioning.use_mask
 
 
