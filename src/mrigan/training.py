@@ -11,9 +11,15 @@ from mrigan.errors import InputError, UsageError
 
 def recipes() -> dict[str, tuple[type, Any, Any]]:
     """task name -> (config class, task class, datasets builder). A plain dict: no registry, no scanning."""
-    from mrigan.tasks import restore
+    from mrigan.tasks import restore, super_resolve, translate
 
-    return {"restore": (restore.RestoreConfig, restore.RestoreTask, restore.build_datasets)}
+    return {
+        "restore": (restore.RestoreConfig, restore.RestoreTask, restore.build_datasets),
+        "super_resolve": (super_resolve.SuperResolveConfig, super_resolve.SuperResolveTask,
+                          super_resolve.build_datasets),
+        "cyclegan": (translate.CycleGANConfig, translate.CycleGANTask, translate.build_unpaired_datasets),
+        "pix2pix": (translate.Pix2PixConfig, translate.Pix2PixTask, translate.build_paired_datasets),
+    }
 
 
 def task_of(path: Path) -> str:

@@ -21,6 +21,7 @@ from mrigan.baselines.denoise import (
     rician_bias_correct,
 )
 from mrigan.baselines.inpaint import Biharmonic, Telea, missing_pixels
+from mrigan.baselines.rfsr import RFSR
 from mrigan.baselines.upsample import Lanczos, SplineUpsample, sampling_zoom
 
 BASELINES: dict[str, Callable[[], Method]] = {
@@ -35,6 +36,7 @@ BASELINES: dict[str, Callable[[], Method]] = {
     "nearest": lambda: SplineUpsample(order=0),
     "bicubic": lambda: SplineUpsample(order=3),
     "lanczos": Lanczos,
+    "rfsr": RFSR,
     "identity": lambda: Identity("identity", "translate"),
     "histmatch": HistogramMatch,
 }
@@ -67,6 +69,7 @@ __all__ = [
     "Lanczos",
     "Method",
     "NonLocalMeans",
+    "RFSR",
     "RicianNonLocalMeans",
     "SplineUpsample",
     "TASKS",

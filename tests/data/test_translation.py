@@ -1,0 +1,158 @@
+"""Translation data: simulated domains of real anatomy, true pairs, unpaired draws that never pair, no seams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mrigan.data.translation import (
+    DomainConfig,
+    PairedTranslationDataset,
+    PatchGrid,
+    UnpairedTranslationDataset,
+    alternate_slabs,
+    hold_out_slab,
+    seam_score,
+    simulate_domain,
+    stitch,
+    translation_volumes,
+)
+
+T1W, T2W = DomainConfig(contrast="t1w"), DomainConfig(contrast="t2w")
+
+
+@pytest.fixture(scope="module")
+def volume():
+    """A 24-slice slab of MNI152 simulated as T1w (source) and T2w (target) at 3 T."""
+    (volume,) = translation_volumes(["mni152"], T1W, T2W, max_slices=24)
+    return volume
+
+
+def _window(array: np.ndarray, item: dict) -> np.ndarray:
+    top, left = item["corner"]
+    size = item["input"].shape[1:3]
+    return array[top : top + size[0], left : left + size[1], item["slice"]]
+
+
+def test_domains_share_the_grid_and_differ_from_the_truth_by_noise_only(volume):
+    assert volume.image.shape == volume.target.shape == volume.image_true.shape == volume.brain.shape
+    brain = volume.brain
+    for acquired, true in ((volume.image, volume.image_true), (volume.target, volume.target_true)):
+        noise = (acquired - true)[brain]
+        assert 0.005 < noise.std() < 0.06 and abs(noise.mean()) < 0.02  # SNR 40 on the [0, 1] scale
+    # T1w and T2w of the same anatomy: CSF is dark in one and bright in the other, so they anti-correlate
+    assert np.corrcoef(volume.image_true[brain], volume.target_true[brain])[0, 1] < -0.3
+
+
+def test_a_coarser_domain_is_blurred_on_the_same_grid():
+    spacing = (1.0, 1.0, 1.0)
+    rng = np.random.default_rng(0)
+    wm = (rng.random((32, 32, 8)) > 0.5).astype(np.float32)
+    tissues = {"wm": wm, "gm": 1.0 - wm}
+    fine, fine_true = simulate_domain(tissues, spacing, DomainConfig(snr=None), seed=0)
+    coarse, _ = simulate_domain(tissues, spacing, DomainConfig(voxel_scale=2.0, snr=None), seed=0)
+    np.testing.assert_array_equal(fine, fine_true)  # no noise: acquired is the truth
+    assert coarse.shape == fine.shape
+    assert np.abs(np.diff(coarse, axis=0)).mean() < 0.5 * np.abs(np.diff(fine, axis=0)).mean()
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_paired_samples_are_the_same_anatomy_and_slice(volume, augment):
+    dataset = PairedTranslationDataset([volume], patch=(32, 32), augment=augment, clean_targets=True, seed=1)
+    for i in (0, 5, len(dataset) - 1):
+        item = dataset[i]
+        flips = [lambda a: a, lambda a: a[::-1], lambda a: a[:, ::-1], lambda a: a[::-1, ::-1]]
+        expected = {key: _window(array, item) for key, array in
+                    (("input", volume.image), ("target", volume.target_true), ("brain", volume.brain))}
+        matching = [flip for flip in flips if np.array_equal(item["input"][0], flip(expected["input"]))]
+        assert len(matching) >= 1, "the input is a window of its recorded slice"
+        flip = matching[0]
+        np.testing.assert_array_equal(item["target"][0], flip(expected["target"]))  # same place, same flips
+        np.testing.assert_array_equal(item["brain"][0], flip(expected["brain"]).astype(np.float32))
+        np.testing.assert_array_equal(item["target"], item["target_true"])
+
+
+def test_patches_are_centred_on_the_brain_unless_asked_to_see_background(volume):
+    brain_share = {anywhere: [PairedTranslationDataset([volume], patch=(16, 16), seed=0, anywhere=anywhere)[i]
+                              ["brain"].mean() for i in range(20)] for anywhere in (0.0, 1.0)}
+    assert min(brain_share[0.0]) > 0 and min(brain_share[1.0]) == 0.0
+
+
+def test_the_same_seed_gives_the_same_sample_and_epochs_differ(volume):
+    dataset = PairedTranslationDataset([volume], patch=(32, 32), samples_per_volume=6, seed=2)
+    first = dataset[3]
+    np.testing.assert_array_equal(first["input"], dataset[3]["input"])
+    dataset.set_epoch(1)
+    assert not np.array_equal(dataset[3]["input"], first["input"])
+
+
+def test_unpaired_draws_are_independent_and_never_pairs(volume):
+    a, b = alternate_slabs(volume, 4)
+    assert not np.any(a.extra["allowed_slices"] & b.extra["allowed_slices"])
+    dataset = UnpairedTranslationDataset([a], [b], crop=32, seed=0)
+    draws = []
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        draws += [(item["a_slice"], item["b_slice"]) for item in (dataset[i] for i in range(len(dataset)))]
+    a_slices, b_slices = np.array(draws).T
+    assert a.extra["allowed_slices"][a_slices].all() and b.extra["allowed_slices"][b_slices].all()
+    assert not np.any(a_slices == b_slices)
+    assert abs(np.corrcoef(a_slices, b_slices)[0, 1]) < 0.5  # B does not follow A
+    partners = {k: {b_slice for a_slice, b_slice in draws if a_slice == k} for k in set(a_slices.tolist())}
+    assert max(len(found) for found in partners.values()) >= 2  # the same A slice meets different B slices
+    item = dataset[0]
+    assert item["a"].shape == item["b"].shape == (1, 32, 32)
+
+
+def test_validation_slab_is_never_trained_on(volume):
+    train, validation = hold_out_slab(volume, 0.1, min_depth=8, guard=1)
+    slab = validation.extra["allowed_slices"]
+    assert slab.sum() == 8 and not np.any(train.extra["allowed_slices"] & slab)
+    patches = PairedTranslationDataset([train], patch=(16, 16, 4), samples_per_volume=20, seed=0)
+    first = np.nonzero(slab)[0]
+    for i in range(len(patches)):
+        start = patches[i]["slice"]
+        assert not set(range(start, start + 4)) & set(first.tolist())
+
+
+@pytest.mark.parametrize("mode", ["hann", "average", "crop"])
+@pytest.mark.parametrize("patch, stride", [((32, 32), 12), ((16, 16, 4), (8, 8, 2))])
+def test_stitching_an_identity_model_returns_the_volume(mode, patch, stride):
+    rng = np.random.default_rng(0)
+    data = rng.random((70, 58, 6)).astype(np.float32)
+    calls = []
+
+    def identity(x: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(x.shape[2:]))
+        return x.clone()
+
+    output = stitch(data, identity, PatchGrid(patch, stride, mode), batch_size=5)
+    assert np.abs(output - data).max() < 1e-5
+    assert set(calls) == {tuple(patch)} and len(calls) > 1
+
+
+def test_blending_hides_inconsistent_patches_that_averaging_shows():
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(1)
+    data = gaussian_filter(rng.random((90, 84, 3)), (3, 3, 0)).astype(np.float32)
+    generator = torch.Generator().manual_seed(0)
+
+    def offset(x: torch.Tensor) -> torch.Tensor:  # a model whose patches disagree by a random offset
+        return x + 0.05 * torch.randn(x.shape[0], 1, 1, 1, generator=generator)
+
+    scores = {mode: seam_score(stitch(data, offset, PatchGrid((32, 32), 12, mode)), PatchGrid((32, 32), 12, mode))
+              for mode in ("hann", "average", "crop")}
+    assert scores["hann"] < 1.1 < scores["average"] < scores["crop"]
+    grid = PatchGrid((32, 32), 12, "hann")
+    assert abs(seam_score(stitch(data, lambda x: x, grid), grid) - 1.0) < 0.1  # no seams: borders look like insides
+
+
+def test_bad_grids_and_small_volumes_are_refused():
+    with pytest.raises(ValueError, match="smaller than one"):
+        stitch(np.zeros((20, 40, 3), np.float32), lambda x: x, PatchGrid((32, 32), 12))
+    with pytest.raises(ValueError, match="even"):
+        PatchGrid((32, 32), 11)
+    with pytest.raises(ValueError, match="overlap_mode"):
+        PatchGrid((32, 32), 12, "max")

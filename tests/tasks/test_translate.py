@@ -1,0 +1,154 @@
+"""Translation recipes: CycleGAN and the pix2pix family train, score against the truth and export "translate" models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mrigan.engine import StepContext
+from mrigan.engine.distributed import DistributedContext
+from mrigan.errors import UsageError
+from mrigan.tasks.translate import CycleGANTask, ImagePool, Pix2PixTask, build_generator
+from mrigan.training import load_run_config, recipes, run_train
+
+CONFIGS = Path("configs/translation")
+SMALL = ["generator.depth=3", "generator.base_channels=4", "generator.max_channels=16",
+         "discriminator.base_channels=4", "discriminator.n_layers=2", "data.patch=[32,32]"]
+RUN = ["data.samples=[mni152]", "data.max_slices=10", "data.batch_size=2", "data.validation_slices=1",
+       "data.patches_per_volume=4", "trainer.max_steps=2", "trainer.log_every=1", "trainer.val_every=2",
+       "trainer.checkpoint_every=2", "trainer.device=cpu", "trainer.figures=false"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks run faster on one thread than on several fighting over a busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _batch(keys: tuple[str, ...], shape: tuple[int, ...] = (2, 1, 32, 32)) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    batch = {key: torch.rand(shape, generator=generator) for key in keys}
+    batch.update(brain=(torch.rand(shape, generator=generator) > 0.3).float(), field=torch.ones(shape))
+    return batch
+
+
+def _train(task, batch: dict[str, torch.Tensor], steps: int = 2) -> list[dict[str, float]]:
+    optimizers = task.configure_optimizers()
+    return [task.training_step(batch, StepContext(
+        optimizers=optimizers, scalers={}, amp_dtype=None, grad_clip=1.0, device=torch.device("cpu"),
+        distributed=DistributedContext(), global_step=i, epoch=0)) for i in range(steps)]
+
+
+PAIRED = ("input", "input_true", "target", "target_true")
+
+
+def test_cyclegan_steps_are_finite_and_validation_scores_four_directions():
+    torch.manual_seed(0)
+    task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [*SMALL, "loss.pool_size=3"]))
+    assert set(task.modules()) == {"generator", "generator_ba", "discriminator_a", "discriminator_b"}
+    logs = _train(task, _batch(("a", "b")), steps=3)
+    assert {"loss_d", "cycle", "identity", "adv_g", "loss_g"} <= set(logs[-1])
+    assert all(np.isfinite(value) for row in logs for value in row.values())
+    assert len(task.pools["a"].images) == 3  # the pool filled up, and its state round-trips
+    state = task.state_dict()
+    task.load_state_dict(state)
+    models = {name: module.eval() for name, module in task.modules().items()}
+    batch = _batch(PAIRED)
+    assert models["generator"](batch["input"]).shape == batch["input"].shape
+    metrics = task.validation_step(batch, models)
+    for direction in ("a2b", "b2a", "a2b2a", "b2a2b"):
+        assert np.isfinite(metrics[f"{direction}_ssim_fg"]) and np.isfinite(metrics[f"{direction}_psnr_fg"])
+    assert metrics["ssim_fg"] == pytest.approx(0.5 * (metrics["a2b_ssim_fg"] + metrics["b2a_ssim_fg"]))
+    card = task.model_card("generator_ba")
+    assert card["source"]["contrast"] == "t2w" and card["target"]["contrast"] == "t1w"
+
+
+@pytest.mark.parametrize("config, extra, shape", [
+    ("pix2pix_7t_9t4.yaml", ["stitch.stride=16"], (2, 1, 32, 32)),
+    ("pix2pix_7t_9t4_dcgan.yaml", ["loss.gdl=1.0"], (2, 1, 32, 32)),
+    ("pix2pix_7t_9t4_unet_dcgan.yaml", ["generator.sharpen=3x3", "stitch.mode=slices"], (2, 1, 32, 32)),
+    ("dcsrn_7t_9t4.yaml", ["generator.kwargs={num_layers: 2}", "loss.l2=1.0"], (2, 1, 32, 32)),
+    ("pix2pix_7t_9t4.yaml", ["data.patch=[16,16,16]", "generator.depth=2"], (2, 1, 16, 16, 16)),
+])
+def test_paired_recipes_train_with_finite_losses_and_the_right_shape(config, extra, shape):
+    torch.manual_seed(0)
+    task = Pix2PixTask(load_run_config(CONFIGS / config, [*SMALL, *extra]))
+    batch = _batch(PAIRED, shape)
+    logs = _train(task, batch)
+    assert all(np.isfinite(value) for row in logs for value in row.values())
+    assert logs[0]["l1"] > 0 and "loss_g" in logs[0]
+    models = {name: module.eval() for name, module in task.modules().items()}
+    assert task.translate(models["generator"], batch["input"]).shape == shape
+    metrics = task.validation_step(batch, models)
+    assert {"psnr_fg", "ssim_fg", "input_psnr_fg", "input_ssim_fg"} <= set(metrics)
+    assert all(np.isfinite(value) for value in metrics.values())
+
+
+def test_sharpened_generator_round_trips_through_its_card(tmp_path):
+    from mrigan.checkpoint import load_model, save_model
+
+    config = load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", [*SMALL, "generator.sharpen=5x5"])
+    generator = build_generator(config.generator).eval()
+    card = save_model(generator, tmp_path, name="generator", task="translate", config={}, training={}, metrics={})
+    loaded, _ = load_model(card)
+    x = torch.rand(1, 1, 32, 32)
+    torch.testing.assert_close(loaded(x), generator(x))
+    flat = torch.full((1, 1, 8, 8), 0.3)
+    padded = torch.nn.functional.pad(flat, (2, 2, 2, 2), mode="replicate")
+    torch.testing.assert_close(torch.nn.functional.conv2d(padded, generator.kernel), flat)  # the kernel sums to 1
+
+
+def test_image_pool_mixes_old_fakes_in_once_full():
+    torch.manual_seed(0)
+    pool = ImagePool(size=4)
+    first = torch.zeros(4, 1, 2, 2)
+    assert torch.equal(pool.query(first), first)
+    returned = torch.cat([pool.query(torch.ones(4, 1, 2, 2)) for _ in range(5)])
+    assert 0 < (returned.flatten(1)[:, 0] == 0).sum() < len(returned)  # some old ones, some new ones
+    assert torch.equal(ImagePool(0).query(first), first)
+
+
+def test_every_translation_config_builds_its_recipe():
+    names = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
+    assert {"cyclegan_t1_t2", "pix2pix_7t_9t4", "pix2pix_7t_9t4_dcgan", "pix2pix_7t_9t4_unet_dcgan", "dcsrn_7t_9t4",
+            "pix2pix_t1_t2"} <= set(names)
+    for name in names:
+        config = load_run_config(CONFIGS / f"{name}.yaml", [])
+        task = recipes()[config.task][1](config)
+        assert task.name == "translate" and config.data.samples == ["mni152", "inia19"]
+
+
+def test_colin27_cannot_be_trained_on_and_patches_must_fit_the_generator():
+    from mrigan.tasks.translate import split_volumes
+
+    with pytest.raises(UsageError, match="held-out"):
+        split_volumes(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["data.samples=[mni152,colin27]"]))
+    with pytest.raises(UsageError, match="multiple of 32"):
+        CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["data.patch=[48,48]"]))
+
+
+@pytest.mark.parametrize("config, exported", [
+    ("cyclegan_t1_t2.yaml", ("generator", "generator_ba")),
+    ("pix2pix_7t_9t4.yaml", ("generator",)),
+])
+def test_run_train_end_to_end_exports_translate_models(tmp_path, config, exported):
+    from mrigan.checkpoint import load_model
+
+    run_dir = run_train(CONFIGS / config, overrides=[*SMALL, *RUN], resume=None, out=tmp_path / "run")
+    rows = (run_dir / "metrics" / "train.csv").read_text().splitlines()
+    assert len(rows) == 3 and "loss_g" in rows[0]
+    assert np.all(np.isfinite([float(v) for v in rows[-1].split(",")[2:]]))
+    validation = (run_dir / "metrics" / "val.csv").read_text().splitlines()
+    assert "ssim_fg" in validation[0].split(",")
+    for name in exported:
+        generator, card = load_model(run_dir / "final" / f"{name}.json")
+        assert card["task"] == "translate" and card["source"] != card["target"]
+        assert " -> " in card["translation"] and "colin27" in json.dumps(card["training"])
+        assert generator(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
