@@ -72,3 +72,25 @@ def run_mrigan():
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_restore_model(tmp_path_factory) -> Path:
+    """Card of a tiny UMR-GAN-conditioned U-Net with MC dropout, saved as a real model card + safetensors."""
+    from dataclasses import asdict
+
+    import torch
+
+    from mrigan.checkpoint import save_model
+    from mrigan.data.restoration import Conditioning
+    from mrigan.nn import UNetGenerator
+
+    torch.manual_seed(0)
+    conditioning = Conditioning()
+    generator = UNetGenerator(in_channels=conditioning.channels, depth=2, base_channels=4, max_channels=8,
+                              residual_blocks=1, dropout=0.2)
+    return save_model(
+        generator, tmp_path_factory.mktemp("model") / "tiny", name="tiny-restore", task="restore",
+        config={"conditioning": asdict(conditioning), "data": {"samples": ["mni152"]}},
+        training={"steps": 0}, metrics={"heldout": {"psnr": 31.5}},
+    )

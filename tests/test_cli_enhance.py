@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import asdict
 from pathlib import Path
 
 import nibabel as nib
@@ -17,23 +16,9 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def model_card(tmp_path_factory) -> Path:
-    """A tiny UMR-GAN-conditioned U-Net with MC dropout, saved as a real model card + safetensors."""
-    import torch
-
-    from mrigan.checkpoint import save_model
-    from mrigan.data.restoration import Conditioning
-    from mrigan.nn import UNetGenerator
-
-    torch.manual_seed(0)
-    conditioning = Conditioning()
-    generator = UNetGenerator(in_channels=conditioning.channels, depth=2, base_channels=4, max_channels=8,
-                              residual_blocks=1, dropout=0.2)
-    return save_model(
-        generator, tmp_path_factory.mktemp("model") / "tiny", name="tiny-restore", task="restore",
-        config={"conditioning": asdict(conditioning), "data": {"samples": ["mni152"]}},
-        training={"steps": 0}, metrics={"heldout": {"psnr": 31.5}},
-    )
+def model_card(tiny_restore_model) -> Path:
+    """The tiny restoration model of tests/conftest.py."""
+    return tiny_restore_model
 
 
 def run_in_process(*args, capsys) -> tuple[int, str, str]:

@@ -6,7 +6,7 @@ Whatever is missing (gradio, Playwright, Debian's chromium) skips the tests that
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +17,9 @@ MRICRON_T1 = Path("/usr/share/mricron/templates/ch2.nii.gz")
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """Card of a tiny UMR-GAN-conditioned U-Net with MC dropout, saved as a real model card + safetensors."""
-    import torch
-
-    from mrigan.checkpoint import save_model
-    from mrigan.data.restoration import Conditioning
-    from mrigan.nn import UNetGenerator
-
-    torch.manual_seed(0)
-    conditioning = Conditioning()
-    generator = UNetGenerator(in_channels=conditioning.channels, depth=2, base_channels=4, max_channels=8,
-                              residual_blocks=1, dropout=0.2)
-    return save_model(generator, tmp_path_factory.mktemp("model") / "tiny", name="tiny-restore", task="restore",
-                      config={"conditioning": asdict(conditioning)}, training={"steps": 0},
-                      metrics={"heldout": {"psnr": 31.5}})
+def tiny_model(tiny_restore_model) -> Path:
+    """The tiny restoration model of tests/conftest.py."""
+    return tiny_restore_model
 
 
 @pytest.fixture(scope="session")
