@@ -449,8 +449,14 @@ def run_models(*, as_json: bool = False) -> list[dict]:
 
 def _model_method(model: str | Path, suite: str):
     """A trained model wrapped with the baselines' call shape, for a bench suite."""
+    from mrigan.checkpoint import read_card
     from mrigan.inference import Enhancer
+    from mrigan.models_catalog import resolve_model
 
+    if suite == "sr" or read_card(resolve_model(model))[0].get("task") == "super_resolve":
+        from mrigan.bench.sr_models import SRModelMethod
+
+        return SRModelMethod(resolve_model(model))
     return Enhancer.from_path(model).as_method(task=suite)
 
 
@@ -458,6 +464,6 @@ def _shipped_methods(suite: str) -> list:
     """The shipped models that do the suite's task (restoration models for denoise and inpaint)."""
     from mrigan.models_catalog import list_models
 
-    wanted = {"denoise": "restore", "inpaint": "restore"}.get(suite)
+    wanted = {"denoise": "restore", "inpaint": "restore", "sr": "super_resolve"}.get(suite)
     return [_model_method(entry["name"], suite) for entry in list_models()
             if entry.get("present") and entry.get("task") == wanted]

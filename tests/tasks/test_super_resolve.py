@@ -177,10 +177,12 @@ def test_train_end_to_end_switches_schedule_and_exports_a_self_describing_model(
     assert generator(torch.zeros(1, 1, 16, 20)).shape == (1, 1, 32, 40)
     # the bench's sr suite can score it beside the baselines, in-plane and through-plane
     from mrigan.bench.sr_models import SRModelMethod
+    from mrigan.commands import _model_method
     from mrigan.physics import Decimate
     from mrigan.physics.base import Degraded
 
-    method = SRModelMethod(run_dir / "final" / "generator.json")
+    method = _model_method(run_dir / "final" / "generator.json", "sr")  # what `mrigan bench sr -m RUN` uses
+    assert isinstance(method, SRModelMethod)
     clean = np.random.default_rng(0).random((21, 18, 3), dtype=np.float32)
     assert method(Decimate(factor=2, axes=(0, 1))(clean)).shape == (21, 18, 3)
     real_pair = Degraded(image=clean[:5, :4, :2], source_shape=(10, 8, 4), zoom=(0.5, 0.5, 0.5))
