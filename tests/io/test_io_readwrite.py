@@ -141,3 +141,17 @@ def test_importing_mrigan_io_stays_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_atomic_outputs_get_the_usual_mode_not_owner_only(tmp_path):
+    from mrigan.io.atomic import write_atomic
+
+    previous = os.umask(0o022)
+    try:
+        out = write_atomic(tmp_path / "out.txt", lambda p: p.write_text("x"))
+        folder = write_atomic(tmp_path / "series", lambda p: (p / "a.dcm").write_text("x"), directory=True)
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert not list(tmp_path.glob(".*tmp*"))

@@ -33,6 +33,12 @@ def check_output_path(
     return target
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(
     target: str | Path,
     write: Callable[[Path], None],
@@ -64,6 +70,8 @@ def write_atomic(
         tmp = Path(name)
     try:
         write(tmp)
+        if tmp.exists():  # mkstemp / mkdtemp make owner-only entries; give the output the usual umask mode
+            os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
         if directory and target.exists():
             shutil.rmtree(target) if target.is_dir() else target.unlink()
         os.replace(tmp, target)
