@@ -46,7 +46,10 @@ def main() -> None:
         start = time.perf_counter()
         resume = run_dir if (run_dir / "config.yaml").exists() else None
         run_train(ROOT / "configs" / "umr_gan.yaml", overrides=overrides, resume=resume, out=run_dir)
-        minutes = (time.perf_counter() - start) / 60
+        minutes_file = run_dir / "train_minutes.txt"
+        if resume is None or not minutes_file.exists():  # trained now, from scratch or from a checkpoint
+            minutes_file.write_text(f"{(time.perf_counter() - start) / 60:.2f}\n")
+        minutes = float(minutes_file.read_text())
         val = (run_dir / "metrics" / "val.csv").read_text().splitlines()
         header, last = val[0].split(","), val[-1].split(",")
         validation = dict(zip(header, last))
@@ -62,6 +65,11 @@ def main() -> None:
         rows.append((name, float(validation["ssim"]), float(validation["psnr_fg"]), scores, minutes,
                      " ".join(overrides_of(name)) or "-"))
         print(f"{name}: done in {minutes:.1f} min", flush=True)
+    references = {}
+    for suite, column, baseline in (("denoise", "psnr_fg", "noisy"), ("inpaint", "psnr_hole", "biharmonic")):
+        result = run_suite(suite, quick=True, methods=[baseline], n_slices=args.slices, progress=False)
+        references[suite] = sum(r[column] for r in result.records) / len(result.records)
+        references[f"{suite}_ssim"] = sum(r["ssim_fg"] for r in result.records) / len(result.records)
     lines = [
         "| variant | change | val SSIM | val PSNR fg | Colin27 denoise 5% PSNR fg | SSIM fg | Colin27 hole 32px PSNR hole "
         "| train min |",
@@ -70,6 +78,8 @@ def main() -> None:
     for name, ssim, psnr, scores, minutes, change in rows:
         lines.append(f"| {name} | {change} | {ssim:.3f} | {psnr:.2f} | {scores['denoise']:.2f} | "
                      f"{scores['denoise_ssim']:.3f} | {scores['inpaint']:.2f} | {minutes:.1f} |")
+    lines.append(f"| *reference* | noisy input / biharmonic, same cases | - | - | {references['denoise']:.2f} | "
+                 f"{references['denoise_ssim']:.3f} | {references['inpaint']:.2f} | - |")
     table = "\n".join(lines)
     print(table)
     (args.out / "ablations.md").write_text(table + "\n")
