@@ -212,3 +212,57 @@ def test_uncertainty_paths_and_batch_detection(mni_block, tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     items, skipped = enhance_inputs(tmp_path)
     assert items == [series] and skipped == [tmp_path / "notes.txt"]
+
+
+@pytest.fixture(scope="module")
+def sr_model_card(tmp_path_factory) -> Path:
+    """An untrained 2x SR model (its fixed bicubic skip makes it bicubic), saved as a real card + safetensors."""
+    from dataclasses import asdict
+
+    import torch
+
+    from mrigan.checkpoint import save_model
+    from mrigan.tasks.super_resolve import SuperResolveTask
+    from mrigan.training import load_run_config
+
+    torch.manual_seed(0)
+    config = load_run_config("configs/sr/cnn_mse.yaml", ["generator.kwargs={channels: [4], kernel_sizes: [3]}"])
+    task = SuperResolveTask(config)
+    card = task.model_card("generator")
+    return save_model(task.generator, tmp_path_factory.mktemp("sr") / "sr2", name="tiny-sr2", task="super_resolve",
+                      config=asdict(config), training=card.pop("training"), metrics={}, extra=card)
+
+
+def test_enhance_with_an_sr_model_upscales_in_plane_and_halves_the_voxel_size(mni_nifti, sr_model_card, tmp_path,
+                                                                             capsys):
+    output = tmp_path / "sr.nii.gz"
+    code, _, err = run_in_process("enhance", mni_nifti, "-m", sr_model_card, "-o", output, "--scale", "2",
+                                  capsys=capsys)
+    assert code == 0, err
+    source, upscaled = nib.load(mni_nifti), nib.load(output)
+    assert upscaled.shape == (2 * source.shape[0], 2 * source.shape[1], source.shape[2])
+    np.testing.assert_allclose(upscaled.header.get_zooms(), np.array(source.header.get_zooms()) / [2, 2, 1])
+    centre = lambda img: img.affine @ np.r_[(np.array(img.shape) - 1) / 2, 1]  # noqa: E731
+    np.testing.assert_allclose(centre(upscaled), centre(source), atol=1e-4)  # same field of view
+    data = upscaled.get_fdata()[::2, ::2]
+    assert np.corrcoef(data.ravel(), source.get_fdata().ravel())[0, 1] > 0.95
+    sidecar = json.loads(Path(f"{output}.json").read_text())
+    assert sidecar["model"]["task"] == "super_resolve" and sidecar["options"]["scale"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scale", "4"], "upscales by 2 only"),
+    (["--uncertainty", "tta"], "uncertainty"),
+    (["--mode", "inpaint"], "restoration models"),
+])
+def test_sr_model_refuses_what_it_cannot_do(mni_nifti, sr_model_card, tmp_path, capsys, args, message):
+    output = tmp_path / "sr.nii.gz"
+    code, _, err = run_in_process("enhance", mni_nifti, "-m", sr_model_card, "-o", output, *args, capsys=capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not output.exists() and not Path(f"{output}.json").exists()
+
+
+def test_restoration_model_refuses_a_scale(mni_nifti, model_card, tmp_path, capsys):
+    code, _, err = run_in_process("enhance", mni_nifti, "-m", model_card, "-o", tmp_path / "o.nii.gz", "--scale", "2",
+                                  capsys=capsys)
+    assert code == 2 and "does not upscale" in err

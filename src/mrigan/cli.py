@@ -151,18 +151,20 @@ def evaluate(model: str, suite: str, quick: bool, slices: int | None, methods: s
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Slices per forward pass.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never the input).")
+@click.option("--scale", type=int, help="Super-resolution models: the factor expected (checked against the model).")
 def enhance(input: Path, model: str, output: Path, mode: str, mask: Path | None, noise_sigma: float | None,
             label: int | None, uncertainty: str | None, samples: int, batch_size: int, device: str,
-            overwrite: bool) -> None:
-    """Restore a scan (or a folder of scans) with a trained model; writes OUTPUT and OUTPUT.json.
+            overwrite: bool, scale: int | None) -> None:
+    """Restore (or upscale, with an SR model) a scan or a folder of scans; writes OUTPUT and OUTPUT.json.
 
-    INPUT: NIfTI, a DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such files.
+    INPUT: NIfTI, a DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such files. A
+    super-resolution model upscales in plane and writes the smaller voxel size into the header.
     """
     from mrigan.commands import run_enhance
 
     run_enhance(input, output, model=model, mode=mode, mask=mask, noise_sigma=noise_sigma, label=label,
                 uncertainty=uncertainty, samples=samples, batch_size=batch_size, device=device,
-                overwrite=overwrite, progress=sys.stderr.isatty())
+                overwrite=overwrite, progress=sys.stderr.isatty(), scale=scale)
 
 
 @app.command()

@@ -267,9 +267,10 @@ def run_enhance(
     input: Path, output: Path, *, model: str, mode: str = "denoise", mask: Path | None = None,
     noise_sigma: float | None = None, label: int | None = None, uncertainty: str | None = None,
     samples: int = 8, batch_size: int = 8, device: str = "auto", overwrite: bool = False,
-    progress: bool = False,
+    progress: bool = False, scale: int | None = None,
 ) -> list[Path]:
-    """Restore a scan, or every scan in a folder, with a trained model; each output gets OUTPUT.json.
+    """Restore (or, with a super-resolution model, upscale) a scan or every scan in a folder; each output gets
+    OUTPUT.json.
 
     INPUT is a NIfTI, DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such (see
     `enhance_inputs`; OUTPUT is then a folder and each output keeps its input's name and format). In a batch,
@@ -310,12 +311,16 @@ def run_enhance(
         check_output_path(output, overwrite=True, inputs=[input, mask])
     mask_data = _read_mask(mask)
 
+    from mrigan.checkpoint import read_card
     from mrigan.inference import Enhancer
+    from mrigan.inference.upscaler import Upscaler
+    from mrigan.models_catalog import resolve_model
 
-    enhancer = Enhancer.from_path(model, device=device)
+    is_sr = read_card(resolve_model(model))[0].get("task") == "super_resolve"
+    enhancer = (Upscaler if is_sr else Enhancer).from_path(model, device=device)
     try:
         enhancer.check_options(mode=mode, uncertainty=uncertainty, samples=samples, batch_size=batch_size,
-                               label=label)
+                               label=label, scale=scale)
     except ValueError as error:
         raise UsageError(str(error)) from None
     options = {"mode": mode, "mask": mask, "mask_data": mask_data, "noise_sigma": noise_sigma, "label": label,
@@ -399,6 +404,7 @@ def _enhance_one(
             "mask": str(mask) if mask is not None else None, "mask_used": info["mask"],
             "uncertainty": uncertainty, "uncertainty_method": info["uncertainty"],
             "samples": info["samples"], "label": label, "device": info["device"], "batch_size": batch_size,
+            **({"scale": info["scale"]} if "scale" in info else {}),
         },
         model={
             "name": enhancer.name, "sha256": enhancer.sha256, "path": str(enhancer.source), "task": enhancer.task,

@@ -403,9 +403,9 @@ class Enhancer:
 
     def check_options(
         self, *, mode: str = "denoise", uncertainty: str | None = None, samples: int = 8, batch_size: int = 8,
-        label: int | None = None,
+        label: int | None = None, scale: int | None = None,
     ) -> None:
-        """Check run options against this model before any work.
+        """Check run options against this model before any work (`scale` is for super-resolution models).
 
         Raises:
             UsageError: the model is not a restoration model.
@@ -415,6 +415,8 @@ class Enhancer:
             raise UsageError(f"model {self.name!r} is a {self.task!r} model; this version runs 'restore' models")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if scale is not None:
+            raise ValueError(f"--scale {scale}: model {self.name!r} restores; it does not upscale")
         if uncertainty is not None and uncertainty not in UNCERTAINTY_METHODS:
             raise ValueError(f"uncertainty must be one of {UNCERTAINTY_METHODS} or None, got {uncertainty!r}")
         if uncertainty is not None and samples < 2:
