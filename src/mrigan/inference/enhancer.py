@@ -224,11 +224,7 @@ class Enhancer:
     @property
     def files(self) -> list[Path]:
         """The card and weights this model was loaded from (never to be written over)."""
-        if self.source is None:
-            return []
-        weights = self.card.get("weights_file")
-        card_path = self.source.with_suffix(".json")
-        return [self.source, card_path, *([card_path.with_name(str(weights))] if weights else [])]
+        return model_files(self.source, self.card)
 
     @property
     def multiple(self) -> int:
@@ -504,6 +500,15 @@ class Enhancer:
             out = self._forward(varied)
             draws.append(np.flip(out, axis=flips) if flips else out)
         return np.stack(draws)
+
+
+def model_files(source: Path | None, card: Mapping[str, Any]) -> list[Path]:
+    """The card and weights a model was loaded from (outputs must never be written over them)."""
+    if source is None:
+        return []
+    weights = card.get("weights_file")
+    card_path = source.with_suffix(".json")
+    return [source, card_path, *([card_path.with_name(str(weights))] if weights else [])]
 
 
 def estimate_sigma(data: np.ndarray) -> float:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrigan.errors import InputError
-from mrigan.inference.enhancer import EnhanceResult, resolve_device
+from mrigan.inference.enhancer import EnhanceResult, model_files, resolve_device
 from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling
 
 if TYPE_CHECKING:
@@ -64,14 +64,7 @@ class Upscaler:
     task = property(lambda self: "super_resolve")
     sha256 = property(lambda self: self.card.get("sha256"))
 
-    @property
-    def files(self) -> list[Path]:
-        """The card and weights this model was loaded from (never to be written over)."""
-        if self.source is None:
-            return []
-        card_path = self.source.with_suffix(".json")
-        weights = self.card.get("weights_file")
-        return [self.source, card_path, *([card_path.with_name(str(weights))] if weights else [])]
+    files = property(lambda self: model_files(self.source, self.card))
 
     def check_options(self, *, mode: str, uncertainty: str | None, samples: int, batch_size: int,
                       label: int | None, scale: int | None = None) -> None:
