@@ -165,4 +165,4 @@ def test_slices_are_padded_by_mirroring_not_zeros():
     np.testing.assert_array_equal(padded[(slice(None), slice(None), *crop)], batch)
     assert padded.min() >= 0.5  # no zeros anywhere
     top = crop[0].start
-    np.testing.assert_array_equal(padded[:, :, top - 1], batch[:, :, 1])  # mirrored about the first row
+    np.testing.assert_array_equal(padded[:, :, top - 1, crop[1]], batch[:, :, 1])  # mirrored about the first row
