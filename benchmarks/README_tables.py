@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    from mrigan.commands import _shipped_methods
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suites", nargs="*", default=list(SUITES))
     parser.add_argument("--slices", type=int, default=None)
@@ -28,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     for suite in args.suites:
         start = time.perf_counter()
-        result = run_suite(suite, n_slices=args.slices, out_dir=args.out)
+        result = run_suite(suite, n_slices=args.slices, out_dir=args.out, models=_shipped_methods(suite))
         seconds = time.perf_counter() - start
         command = f"mrigan bench {suite}" + (f" --slices {args.slices}" if args.slices else "")
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
