@@ -181,6 +181,7 @@ class Enhancer:
                 f"but the network takes {in_channels}",
             )
         self.depth = int(kwargs.get("depth", getattr(model, "depth", 0)) or 0)
+        self.padding = "reflect"  # how slices are padded to the network's multiple (numpy pad mode); see `_pad`
         self.intensity = {**DEFAULT_INTENSITY, **dict(self.card.get("intensity") or {})}
         if self.intensity["normalise"] not in NORMALISATIONS:
             raise InputError(self.source or self.name, f"unknown intensity normalisation "
@@ -467,7 +468,7 @@ class Enhancer:
         """(N, C, H, W) float32 channels -> (N, H, W) first output channel, padded and cropped here."""
         import torch
 
-        padded, crop = _pad(batch, self.multiple)
+        padded, crop = _pad(batch, self.multiple, self.padding)
         tensor = torch.from_numpy(padded).to(self.device)
         if self.device.type == "cpu":
             tensor = tensor.contiguous(memory_format=torch.channels_last)
@@ -536,12 +537,12 @@ def _context(image: np.ndarray, k: int, context: int) -> np.ndarray:
     return context_stack(image, k, context)
 
 
-def _pad(batch: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[slice, ...]]:
+def _pad(batch: np.ndarray, multiple: int, mode: str = "reflect") -> tuple[np.ndarray, tuple[slice, ...]]:
     """Pad the last two axes, centred, to multiples of `multiple` by mirroring; returns the crop that undoes it.
 
     Mirroring, not zeros: in training the padding was degraded with the image, so the network never saw an
     exactly-zero, noise-free border; a zero border shifts its instance-norm statistics and brightened the
-    whole brain (measured on the training volumes' validation slab: 23.5 dB with zeros, 26.4 dB as trained).
+    whole brain (`python benchmarks/padding_check.py` prints both on the training volumes' validation slab).
 
     When both sides would equal `multiple` (a one-voxel bottleneck, undefined under instance norm), they
     are padded to twice that.
@@ -556,7 +557,7 @@ def _pad(batch: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[slice, ...
         crop.append(slice(before, before + n))
     if all(p == (0, 0) for p in pads):
         return np.ascontiguousarray(batch), tuple(crop)
-    return np.pad(batch, pads, mode="reflect"), tuple(crop)
+    return np.pad(batch, pads, mode=mode), tuple(crop)
 
 
 @contextmanager
