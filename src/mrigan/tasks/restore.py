@@ -301,30 +301,40 @@ class RestoreTask:
 
 
 def training_subjects(config: RestoreConfig):
+    """(train, validation) subjects of the restoration recipe (see `split_training_volumes`)."""
+    return split_training_volumes(config.data, context=config.conditioning.context, seed=config.trainer.seed)
+
+
+def split_training_volumes(data, *, context: int, seed: int):
     """(train, validation) subjects: each volume's central slab of `validation_fraction` is kept for validation.
 
     Folders given by the user are split by subject (80/10/10, stratified by class) instead; their test part
     is left untouched for `mrigan evaluate`.
+
+    Args:
+        data: a recipe's data config (samples, folders, validation_fraction, min_foreground).
+        context: 2.5D neighbours on each side; training slices keep this far from the validation slab.
+        seed: seed of the folder split.
     """
     from mrigan.data.subjects import split_subjects, subjects_from_folder, subjects_from_samples
 
-    if "colin27" in config.data.samples or "colin27-hires" in config.data.samples:
+    if "colin27" in data.samples or "colin27-hires" in data.samples:
         from mrigan.errors import UsageError
 
         raise UsageError("data.samples: colin27 is the held-out brain of every reported number; train on others")
     train, validation = [], []
-    for subject in subjects_from_samples(config.data.samples):
+    for subject in subjects_from_samples(data.samples):
         depth = subject.image.shape[-1]
-        covered = np.nonzero(subject.brain.mean(axis=(0, 1)) >= config.data.min_foreground)[0]
+        covered = np.nonzero(subject.brain.mean(axis=(0, 1)) >= data.min_foreground)[0]
         centre = int(covered.mean()) if covered.size else depth // 2
-        half = max(1, int(round(config.data.validation_fraction * covered.size / 2)))
+        half = max(1, int(round(data.validation_fraction * covered.size / 2)))
         band = np.zeros(depth, bool)
         band[max(centre - half, 0) : centre + half] = True
-        guard = np.convolve(band, np.ones(2 * config.conditioning.context + 1), mode="same") > 0
+        guard = np.convolve(band, np.ones(2 * context + 1), mode="same") > 0
         train.append(_with_slices(subject, ~guard))
         validation.append(_with_slices(subject, band))
-    for folder in config.data.folders:
-        parts = split_subjects(subjects_from_folder(folder), seed=config.trainer.seed)
+    for folder in data.folders:
+        parts = split_subjects(subjects_from_folder(folder), seed=seed)
         train.extend(parts[0])
         validation.extend(parts[1])
     return train, validation

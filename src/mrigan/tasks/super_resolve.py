@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -519,11 +518,11 @@ def super_resolution_card(generator: SuperResolutionNet, config: SuperResolveCon
 def training_subjects(config: SuperResolveConfig):
     """(train, validation) subjects: the restoration split (central validation slab per volume, folders by
     subject), plus the seed-001 figshare crops split 80 / 10 / 10 by patient, stratified by class."""
-    from mrigan.tasks.restore import training_subjects as restore_subjects
+    from mrigan.tasks.restore import split_training_volumes
 
     data = config.data
-    view = SimpleNamespace(data=data, conditioning=SimpleNamespace(context=0), trainer=config.trainer)
-    train, validation = restore_subjects(view) if (data.samples or data.folders) else ([], [])
+    train, validation = (split_training_volumes(data, context=0, seed=config.trainer.seed)
+                         if (data.samples or data.folders) else ([], []))
     if data.figshare:
         from mrigan.data.sr_pairs import figshare_subjects
         from mrigan.data.subjects import split_subjects
