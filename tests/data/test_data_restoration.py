@@ -92,3 +92,14 @@ def test_image_folder_with_class_subfolders(tmp_path, mni_block):
     subjects = subjects_from_folder(tmp_path)
     assert [s.label for s in subjects] == [0, 1, 2, 3]
     assert all(s.image.shape == (64, 64, 1) and s.image.max() == 1.0 for s in subjects)
+
+
+def test_central_slab_guards_its_neighbours_and_respects_a_minimum_depth():
+    from mrigan.data.subjects import central_slab
+
+    brain = np.zeros((4, 4, 40), bool)
+    brain[..., 10:30] = True  # 20 brain slices centred on 19.5
+    train, slab = central_slab(brain, 0.2, guard=1)
+    assert np.nonzero(slab)[0].tolist() == [17, 18, 19, 20]
+    assert not train[16:22].any() and train[:16].all() and train[22:].all()
+    assert central_slab(brain, 0.2, min_depth=8)[1].sum() == 8

@@ -39,6 +39,30 @@ class Subject:
     extra: dict = field(default_factory=dict)
 
 
+def central_slab(
+    brain: np.ndarray, fraction: float, *, min_foreground: float = 0.05, guard: int = 0, min_depth: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) masks over the last axis: the central slab of the brain's slices validates.
+
+    Args:
+        brain: (X, Y, Z) brain mask.
+        fraction: share of the brain's slices in the slab (its depth is even: centre +- half).
+        min_foreground: slices with this much brain count as the brain's.
+        guard: slices on each side of the slab kept out of training too (2.5D context, look-alike neighbours).
+        min_depth: the slab has at least this many slices (a 3D patch's depth).
+    """
+    depth = brain.shape[-1]
+    covered = np.nonzero(brain.mean(axis=(0, 1)) >= min_foreground)[0]
+    centre = int(covered.mean()) if covered.size else depth // 2
+    half = max(1, int(round(fraction * covered.size / 2)), -(-min_depth // 2))
+    start = int(np.clip(centre - half, 0, max(depth - 2 * half, 0)))
+    slab = np.zeros(depth, bool)
+    slab[start : start + 2 * half] = True
+    blocked = np.zeros(depth, bool)
+    blocked[max(start - guard, 0) : start + 2 * half + guard] = True
+    return ~blocked, slab
+
+
 def subject_from_array(
     subject_id: str, data: np.ndarray, *, brain: np.ndarray | None = None, label: int | None = None,
     source: str = "", spacing: tuple[float, ...] = (1.0, 1.0, 1.0),

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from mrigan.data.restoration import slice_index
-from mrigan.data.subjects import Subject
+from mrigan.data.subjects import Subject, central_slab
 
 OVERLAP_MODES = ("hann", "average", "crop")
 CHANNELS = ("input", "input_true", "target", "target_true", "brain", "field")
@@ -199,16 +199,9 @@ def hold_out_slab(
             training patches never reach into the slab anyway).
         min_foreground: slices with this much brain count as the brain's.
     """
-    depth = volume.image.shape[-1]
-    covered = np.nonzero(volume.brain.mean(axis=(0, 1)) >= min_foreground)[0]
-    centre = int(covered.mean()) if covered.size else depth // 2
-    size = min(max(int(round(fraction * covered.size)), min_depth, 1), depth)
-    start = int(np.clip(centre - size // 2, 0, depth - size))
-    slab = np.zeros(depth, bool)
-    slab[start : start + size] = True
-    blocked = np.zeros(depth, bool)
-    blocked[max(start - guard, 0) : start + size + guard] = True
-    return with_slices(volume, ~blocked), with_slices(volume, slab)
+    train, slab = central_slab(volume.brain, fraction, min_foreground=min_foreground, guard=guard,
+                               min_depth=min_depth)
+    return with_slices(volume, train), with_slices(volume, slab)
 
 
 def alternate_slabs(volume: TranslationVolume, thickness: int) -> tuple[TranslationVolume, TranslationVolume]:

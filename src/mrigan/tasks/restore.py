@@ -316,7 +316,7 @@ def split_training_volumes(data, *, context: int, seed: int):
         context: 2.5D neighbours on each side; training slices keep this far from the validation slab.
         seed: seed of the folder split.
     """
-    from mrigan.data.subjects import split_subjects, subjects_from_folder, subjects_from_samples
+    from mrigan.data.subjects import central_slab, split_subjects, subjects_from_folder, subjects_from_samples
 
     if "colin27" in data.samples or "colin27-hires" in data.samples:
         from mrigan.errors import UsageError
@@ -324,15 +324,11 @@ def split_training_volumes(data, *, context: int, seed: int):
         raise UsageError("data.samples: colin27 is the held-out brain of every reported number; train on others")
     train, validation = [], []
     for subject in subjects_from_samples(data.samples):
-        depth = subject.image.shape[-1]
-        covered = np.nonzero(subject.brain.mean(axis=(0, 1)) >= data.min_foreground)[0]
-        centre = int(covered.mean()) if covered.size else depth // 2
-        half = max(1, int(round(data.validation_fraction * covered.size / 2)))
-        band = np.zeros(depth, bool)
-        band[max(centre - half, 0) : centre + half] = True
-        guard = np.convolve(band, np.ones(2 * context + 1), mode="same") > 0
-        train.append(_with_slices(subject, ~guard))
-        validation.append(_with_slices(subject, band))
+        train_slices, validation_slices = central_slab(
+            subject.brain, data.validation_fraction, min_foreground=data.min_foreground, guard=context
+        )
+        train.append(_with_slices(subject, train_slices))
+        validation.append(_with_slices(subject, validation_slices))
     for folder in data.folders:
         parts = split_subjects(subjects_from_folder(folder), seed=seed)
         train.extend(parts[0])
