@@ -189,3 +189,21 @@ def test_train_end_to_end_switches_schedule_and_exports_a_self_describing_model(
     assert method(real_pair).shape == (10, 8, 4)
     with pytest.raises(ValueError, match="upscales by 2"):
         method(Decimate(factor=4, axes=(0, 1))(clean))
+
+
+def test_through_plane_upscaling_gives_finer_slices_and_keeps_a_linear_ramp():
+    from mrigan.tasks.super_resolve import upscale_through_plane
+
+    config = load_run_config(None, tiny("cnn"), task="super_resolve")
+    generator = build_generator(config).eval()
+    torch.nn.init.zeros_(generator.body.to_output.weight)  # the network adds nothing: bicubic through the skip
+    card = {"super_resolution": {"scale": 2, "input": input_of(config), "multiple": 1}}
+    z = np.arange(12, dtype=np.float32)
+    volume = np.broadcast_to(0.2 + 0.05 * z, (10, 11, 12)).copy()
+    with torch.inference_mode():
+        finer = upscale_through_plane(generator, card, volume)
+    assert finer.shape == (10, 11, 24)
+    expected = 0.2 + 0.05 * ((np.arange(24) + 0.5) / 2 - 0.5)  # fine slice j sits at (j + 0.5) / 2 - 0.5
+    np.testing.assert_allclose(finer[:, :, 4:-4], np.broadcast_to(expected[4:-4], (10, 11, 16)), atol=2e-3)
+    with pytest.raises(ValueError, match="3D volume"):
+        upscale_through_plane(generator, card, volume[:, :, 0])

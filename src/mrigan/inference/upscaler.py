@@ -2,7 +2,8 @@
 
 Images and volumes are normalised as the card says, upscaled in plane (the first two axes) slice by slice, mapped
 back to the input's units, and returned on a grid whose voxel size is divided by the model's scale (the field of
-view is kept, see `Volume.with_data`).
+view is kept, see `Volume.with_data`). With `through_plane=True` a thick-slice volume gets finer slices instead
+(the last axis; `mrigan.tasks.super_resolve.upscale_through_plane`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Upscaler:
     files = property(lambda self: model_files(self.source, self.card))
 
     def check_options(self, *, mode: str, uncertainty: str | None, samples: int, batch_size: int,
-                      label: int | None, scale: int | None = None) -> None:
+                      label: int | None, scale: int | None = None, **_: Any) -> None:
         """Refuse what an SR model cannot do (masks, uncertainty, another scale)."""
         if scale is not None and scale != self.scale:
             raise ValueError(f"--scale {scale}: this model upscales by {self.scale} only")
@@ -77,15 +78,16 @@ class Upscaler:
             raise ValueError("--mode inpaint and --label are for restoration models, not super-resolution")
 
     def restore(self, volume: Volume, *, mask: np.ndarray | None = None, batch_size: int = 8,
-                **_: Any) -> EnhanceResult:
-        """Upscale a 2D image or each axial slice of a volume in plane.
+                through_plane: bool = False, **_: Any) -> EnhanceResult:
+        """Upscale a 2D image or each axial slice of a volume in plane, or a volume's slices (`through_plane`).
 
         Raises:
-            ValueError: a mask, an image smaller than the model's minimum, or a volume without voxel sizes.
+            ValueError: a mask, an image smaller than the model's minimum, a volume without voxel sizes, or
+                `through_plane` for a 2D image.
         """
         import torch
 
-        from mrigan.tasks.super_resolve import upscale
+        from mrigan.tasks.super_resolve import upscale, upscale_through_plane
 
         start = time.perf_counter()
         if mask is not None:
@@ -93,18 +95,26 @@ class Upscaler:
         data = np.asarray(volume.data, dtype=np.float32)
         if data.ndim not in (2, 3):
             raise ValueError(f"expected a 2D image or a 3D volume, got shape {data.shape}")
-        if min(data.shape[:2]) < self.minimum:
-            raise ValueError(f"in-plane size {data.shape[:2]} is smaller than this model's minimum {self.minimum}")
+        if through_plane and data.ndim != 3:
+            raise ValueError("through-plane upscaling needs a 3D volume (thick slices along the last axis)")
+        planes = [data.shape[0], data.shape[2]] if through_plane else list(data.shape[:2])
+        if min(planes) < self.minimum:
+            raise ValueError(f"image size {tuple(planes)} is smaller than this model's minimum {self.minimum}")
         spacing = np.asarray(volume.spacing, dtype=float)
         if data.ndim == 3 and (spacing.size < 3 or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0)):
             raise ValueError("the volume has no valid voxel size, so the upscaled grid cannot be written")
         scaling = IntensityScaling.from_card(data, self.intensity)
+        run = upscale_through_plane if through_plane else upscale
         with torch.inference_mode():
-            upscaled = upscale(self.model, self.card, scaling.normalise(data), batch_size=batch_size)
+            upscaled = run(self.model, self.card, scaling.normalise(data), batch_size=batch_size)
         restored = scaling.denormalise(upscaled)
-        zoom = (float(self.scale), float(self.scale), *([1.0] if data.ndim == 3 else []))
+        if through_plane:
+            zoom: tuple[float, ...] = (1.0, 1.0, float(self.scale))
+        else:
+            zoom = (float(self.scale), float(self.scale), *([1.0] if data.ndim == 3 else []))
         info = {
             "mode": "super_resolve", "mode_requested": "super_resolve", "scale": self.scale,
+            "axes": "through-plane" if through_plane else "in-plane",
             "noise_sigma": None, "noise_sigma_source": "not used", "mask": None, "uncertainty": None,
             "samples": 0, "slices": 1 if data.ndim == 2 else data.shape[-1], "batch_size": batch_size,
             "device": str(self.device), "model": self.name, "intensity": scaling.describe(),

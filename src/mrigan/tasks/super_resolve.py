@@ -594,3 +594,32 @@ def upscale(generator: nn.Module, card: dict[str, Any], image: np.ndarray, *, ba
     result = np.concatenate(outputs)[:, : height * scale, : width * scale]
     result = np.moveaxis(result, 0, -1)
     return result[..., 0] if np.ndim(image) == 2 else result
+
+
+def upscale_through_plane(generator: nn.Module, card: dict[str, Any], volume: np.ndarray, *,
+                          batch_size: int = 8) -> np.ndarray:
+    """Super-resolve a thick-slice volume along its last axis with an in-plane model, values in [0, 1].
+
+    The model runs on the coronal (X, Z) and on the sagittal (Y, Z) planes. Each pass upscales both axes of
+    its plane; the in-plane axis, already at full resolution, is block-averaged back to its size, and the two
+    estimates of the finer slices are averaged.
+
+    Args:
+        generator: a loaded `SuperResolutionNet` (eval mode).
+        card: the model card.
+        volume: (X, Y, Z) normalised to [0, 1], Z the thick-slice axis.
+        batch_size: planes per forward pass.
+
+    Returns:
+        (X, Y, scale Z), float32, in [0, 1].
+    """
+    scale = int(card["super_resolution"]["scale"])
+    volume = np.asarray(volume, dtype=np.float32)
+    if volume.ndim != 3:
+        raise ValueError(f"through-plane upscaling needs a 3D volume, got shape {volume.shape}")
+    x, y, z = volume.shape
+    coronal = upscale(generator, card, np.moveaxis(volume, 1, -1), batch_size=batch_size)  # (sX, sZ, Y)
+    coronal = np.moveaxis(coronal.reshape(x, scale, z * scale, y).mean(axis=1), -1, 1)
+    sagittal = upscale(generator, card, np.moveaxis(volume, 0, -1), batch_size=batch_size)  # (sY, sZ, X)
+    sagittal = np.moveaxis(sagittal.reshape(y, scale, z * scale, x).mean(axis=1), -1, 0)
+    return (0.5 * (coronal + sagittal)).astype(np.float32)
