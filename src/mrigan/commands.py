@@ -263,14 +263,34 @@ def _read_mask(mask: Path | None) -> np.ndarray | None:
     return None if mask is None else np.asarray(io.read(mask).data)
 
 
+def load_enhancer(model: str | Path, device: str = "auto"):
+    """The runner of a model for `mrigan enhance`, chosen by its card's task.
+
+    "super_resolve": an `Upscaler`; "translate": a `Translator`; anything else: an `Enhancer` (which runs
+    "restore" models and refuses the rest with a clear message).
+    """
+    from mrigan.checkpoint import read_card
+    from mrigan.inference import Enhancer
+    from mrigan.inference.translator import Translator
+    from mrigan.inference.upscaler import Upscaler
+    from mrigan.models_catalog import resolve_model
+
+    runners = {"super_resolve": Upscaler, "translate": Translator}
+    task = read_card(resolve_model(model))[0].get("task")
+    return runners.get(task, Enhancer).from_path(model, device=device)
+
+
 def run_enhance(
     input: Path, output: Path, *, model: str, mode: str = "denoise", mask: Path | None = None,
     noise_sigma: float | None = None, label: int | None = None, uncertainty: str | None = None,
     samples: int = 8, batch_size: int = 8, device: str = "auto", overwrite: bool = False,
     progress: bool = False, scale: int | None = None,
 ) -> list[Path]:
-    """Restore (or, with a super-resolution model, upscale) a scan or every scan in a folder; each output gets
-    OUTPUT.json.
+    """Restore (or, with a super-resolution model, upscale; with a translation model, translate) a scan or every
+    scan in a folder; each output gets OUTPUT.json.
+
+    The model's card decides which (`load_enhancer`). A CycleGAN run has one card per direction:
+    `RUN/final/generator.json` translates A -> B (the config's source -> target), `generator_ba.json` B -> A.
 
     INPUT is a NIfTI, DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such (see
     `enhance_inputs`; OUTPUT is then a folder and each output keeps its input's name and format). In a batch,
@@ -311,18 +331,15 @@ def run_enhance(
         check_output_path(output, overwrite=True, inputs=[input, mask])
     mask_data = _read_mask(mask)
 
-    from mrigan.checkpoint import read_card
-    from mrigan.inference import Enhancer
-    from mrigan.inference.upscaler import Upscaler
-    from mrigan.models_catalog import resolve_model
-
-    is_sr = read_card(resolve_model(model))[0].get("task") == "super_resolve"
-    enhancer = (Upscaler if is_sr else Enhancer).from_path(model, device=device)
+    enhancer = load_enhancer(model, device=device)
     try:
         enhancer.check_options(mode=mode, uncertainty=uncertainty, samples=samples, batch_size=batch_size,
                                label=label, scale=scale)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if enhancer.task == "translate" and (mask is not None or noise_sigma is not None):
+        raise UsageError(f"--{'mask' if mask is not None else 'noise-sigma'} is for restoration models; "
+                         f"{enhancer.name!r} translates {enhancer.direction}")
     options = {"mode": mode, "mask": mask, "mask_data": mask_data, "noise_sigma": noise_sigma, "label": label,
                "uncertainty": uncertainty, "samples": samples, "batch_size": batch_size, "overwrite": overwrite}
     if batch_items is None:
@@ -408,6 +425,7 @@ def _enhance_one(
         },
         model={
             "name": enhancer.name, "sha256": enhancer.sha256, "path": str(enhancer.source), "task": enhancer.task,
+            **({"translation": info["translation"]} if "translation" in info else {}),
             "class": card.get("class"), "kwargs": card.get("kwargs"), "config": card.get("config"),
             "training": card.get("training"), "metrics": card.get("metrics"),
             "mrigan_version": card.get("mrigan_version"),

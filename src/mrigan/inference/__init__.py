@@ -8,7 +8,8 @@
     result = enhancer.restore(scan, mode="denoise", uncertainty="mc-dropout")
     io.write(result.volume, "restored.nii.gz", like=scan)
 
-`Enhancer.as_method(task)` gives the same model with the call shape of the classical baselines.
+`Enhancer.as_method(task)` gives the same model with the call shape of the classical baselines. Translation
+models (task "translate") run through `Translator`, with the same interface.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mrigan.inference.enhancer import (
 )
 from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling
 from mrigan.inference.method import ModelMethod
+from mrigan.inference.translator import Translator
 
 __all__ = [
     "AUTO_CLEAN_SIGMA",
@@ -37,6 +39,7 @@ __all__ = [
     "Enhancer",
     "IntensityScaling",
     "ModelMethod",
+    "Translator",
     "as_known_mask",
     "default_inpaint_mask",
     "resolve_device",
