@@ -266,3 +266,30 @@ def test_restoration_model_refuses_a_scale(mni_nifti, model_card, tmp_path, caps
     code, _, err = run_in_process("enhance", mni_nifti, "-m", model_card, "-o", tmp_path / "o.nii.gz", "--scale", "2",
                                   capsys=capsys)
     assert code == 2 and "does not upscale" in err
+
+
+def test_enhance_through_plane_gives_finer_slices(mni_nifti, sr_model_card, tmp_path, capsys):
+    output = tmp_path / "thin.nii.gz"
+    code, _, err = run_in_process("enhance", mni_nifti, "-m", sr_model_card, "-o", output, "--through-plane",
+                                  capsys=capsys)
+    assert code == 0, err
+    source, finer = nib.load(mni_nifti), nib.load(output)
+    assert finer.shape == (source.shape[0], source.shape[1], 2 * source.shape[2])
+    np.testing.assert_allclose(finer.header.get_zooms(), np.array(source.header.get_zooms()) / [1, 1, 2])
+    assert np.corrcoef(finer.get_fdata()[..., ::2].ravel(), source.get_fdata().ravel())[0, 1] > 0.95
+    assert json.loads(Path(f"{output}.json").read_text())["options"]["axes"] == "through-plane"
+
+
+def test_through_plane_refuses_a_2d_image_and_a_restoration_model(mni_nifti, sr_model_card, model_card, tmp_path,
+                                                                 capsys):
+    import imageio.v3 as iio
+
+    png = tmp_path / "slice.png"
+    iio.imwrite(png, (255 * nib.load(mni_nifti).get_fdata()[:, :, 0] / nib.load(mni_nifti).get_fdata().max())
+                .astype(np.uint8))
+    code, _, err = run_in_process("enhance", png, "-m", sr_model_card, "-o", tmp_path / "o.png", "--through-plane",
+                                  capsys=capsys)
+    assert code == 2 and "3D volume" in err and not (tmp_path / "o.png").exists()
+    code, _, err = run_in_process("enhance", mni_nifti, "-m", model_card, "-o", tmp_path / "o.nii.gz",
+                                  "--through-plane", capsys=capsys)
+    assert code == 2 and "super-resolution" in err and not (tmp_path / "o.nii.gz").exists()

@@ -22,6 +22,7 @@ class BenchResult:
     table: str = ""
     skipped: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    extra: dict[str, list[dict]] = field(default_factory=dict)  # more tables' rows (field suite: volume, seams)
 
 
 def _methods_for(task: str, names: list[str] | None):
@@ -59,7 +60,7 @@ def run_suite(
     *,
     quick: bool = False,
     methods: list[str] | None = None,
-    sample: str = "colin27",
+    sample: str | None = None,
     n_slices: int | None = None,
     out_dir: Path | None = None,
     progress: bool = True,
@@ -68,10 +69,11 @@ def run_suite(
     """Run every method of a suite on the held-out block.
 
     Args:
-        suite_name: "denoise", "inpaint" or "sr".
+        suite_name: "denoise", "inpaint", "sr", or a translation suite ("translate", "field"; see
+            `mrigan.bench.translation`, which runs those).
         quick: few slices and one case, to finish in under a minute.
         methods: names from `mrigan.baselines.BASELINES`; default (None) all for the task, [] none.
-        sample: held-out anatomy (default colin27; never one used for training).
+        sample: held-out anatomy (default colin27, the field suite colin27-hires; never one used for training).
         n_slices: contiguous axial slices (default 40, quick 6).
         out_dir: where the CSV, table and figures go (None: nothing written).
         progress: show a progress bar.
@@ -83,7 +85,12 @@ def run_suite(
     from rich.progress import Progress
 
     from mrigan.bench.heldout import held_out_block, real_sr_pair
+    from mrigan.bench.translation import TRANSLATION_SUITES, run_translation_suite
 
+    if suite_name in TRANSLATION_SUITES:
+        return run_translation_suite(suite_name, quick=quick, methods=methods, sample=sample, n_slices=n_slices,
+                                     out_dir=out_dir, progress=progress, models=models)
+    sample = sample or "colin27"
     suite = make_suite(suite_name, quick=quick)
     n_slices = n_slices or (QUICK_SLICES if quick else N_SLICES)
     block = held_out_block(sample, n_slices)
@@ -161,7 +168,7 @@ def render_table(result: BenchResult, columns: tuple[str, ...], *, notes: list[s
                 cells.append("-")
                 continue
             mean, low, high = bootstrap_ci(values)
-            digits = 2 if column.startswith("psnr") else 3
+            digits = 2 if column.startswith("psnr") else 5 if column.startswith("mse") else 3
             cells.append(f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
         cells.append(f"{rows[0]['seconds_per_slice']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")

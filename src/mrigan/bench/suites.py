@@ -77,3 +77,6 @@ def make_suite(name: str, *, quick: bool = False) -> Suite:
 
 
 SUITES = ("denoise", "inpaint", "sr")
+TRANSLATION_SUITES = ("translate", "field")
+"""Simulated translation suites, run by `mrigan.bench.translation` (not in SUITES: the README's tables list)."""
+ALL_SUITES = SUITES + TRANSLATION_SUITES

@@ -1,0 +1,134 @@
+"""The translate and field bench suites: simulated held-out Colin27, baselines, tiny trained models, the CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.mricron
+
+CONFIGS = Path("configs/translation")
+SMALL = ["generator.depth=3", "generator.base_channels=4", "generator.max_channels=16",
+         "discriminator.base_channels=4", "discriminator.n_layers=2", "data.patch=[32,32]"]
+RUN = ["data.samples=[mni152]", "data.max_slices=10", "data.batch_size=2", "data.validation_slices=1",
+       "data.patches_per_volume=4", "trainer.max_steps=10", "trainer.log_every=5", "trainer.val_every=10",
+       "trainer.checkpoint_every=10", "trainer.device=cpu", "trainer.figures=false"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A CycleGAN T1w <-> T2w and a pix2pix 7 T -> 9.4 T, 10 steps each on 10 mni152 slices."""
+    from mrigan.training import run_train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("runs")
+    try:
+        return {
+            "cyclegan": run_train(CONFIGS / "cyclegan_t1_t2.yaml", overrides=[*SMALL, *RUN], resume=None,
+                                  out=root / "cyclegan"),
+            "pix2pix": run_train(CONFIGS / "pix2pix_7t_9t4.yaml", overrides=[*SMALL, *RUN, "stitch.stride=16"],
+                                 resume=None, out=root / "pix2pix"),
+        }
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _rows(result, case: str, method: str) -> list[dict]:
+    return [r for r in result.records if r["case"] == case and r["method"] == method]
+
+
+def test_suites_simulate_with_the_recipes_domains():
+    from mrigan.bench.translation import suite_domains
+    from mrigan.training import load_run_config
+
+    for suite, config in (("translate", "cyclegan_t1_t2.yaml"), ("field", "pix2pix_7t_9t4.yaml")):
+        data = load_run_config(CONFIGS / config, []).data
+        assert suite_domains(suite) == (data.source, data.target)
+
+
+def test_translate_suite_quick_runs_and_writes_files(tmp_path):
+    from mrigan.bench.runner import run_suite
+
+    result = run_suite("translate", quick=True, n_slices=3, out_dir=tmp_path, progress=False)
+    cases = list(dict.fromkeys(r["case"] for r in result.records))
+    assert cases == ["T1w -> T2w", "T2w -> T1w", "T1w -> T2w -> T1w", "T2w -> T1w -> T2w"]
+    assert len(_rows(result, "T1w -> T2w", "histmatch")) == 3
+    assert not _rows(result, "T1w -> T2w -> T1w", "histmatch")  # no contrast to match in a round trip
+    # histogram matching brings the input's intensities closer to the other contrast than leaving it alone
+    for case in cases[:2]:
+        assert np.mean([r["mse_fg"] for r in _rows(result, case, "histmatch")]) < \
+            np.mean([r["mse_fg"] for r in _rows(result, case, "identity")])
+    assert "| T2w -> T1w | histmatch |" in result.table and "mse_fg" in result.table
+    rows = list(csv.DictReader(open(tmp_path / "translate.csv")))
+    assert len(rows) == len(result.records) and {"psnr_fg", "ssim_fg", "mse_fg", "mse"} <= set(rows[0])
+    assert (tmp_path / "translate_T1w_to_T2w.png").stat().st_size > 1000
+
+
+def test_field_identity_row_scores_exactly_as_the_input(tmp_path):
+    from mrigan.bench.runner import run_suite
+    from mrigan.bench.translation import make_translation_suite
+    from mrigan.metrics import mse, score
+
+    result = run_suite("field", sample="colin27", n_slices=4, methods=["identity"], out_dir=tmp_path, progress=False)
+    case = make_translation_suite("field", sample="colin27", n_slices=4).cases[0]
+    rows = _rows(result, "7T -> 9.4T", "upsampled input (cubic spline)")
+    assert len(rows) == 4
+    for k, row in enumerate(rows):
+        expected = score(case.image[..., k], case.truth[..., k], data_range=1.0,
+                         masks={"": None, "fg": case.brain[..., k]})
+        for key in ("psnr", "ssim", "psnr_fg", "ssim_fg"):
+            assert row[key] == expected[key]
+        assert row["mse_fg"] == mse(case.image[..., k], case.truth[..., k], mask=case.brain[..., k])
+    # the input is the coarse 7 T image upsampled onto the 9.4 T grid: smoother, not equal to the target
+    assert case.image.shape == case.truth.shape and 15 < np.mean([r["psnr_fg"] for r in rows]) < 40
+    volume = result.extra["volume"][0]
+    assert volume["mse_fg"] == pytest.approx(mse(case.image, case.truth, mask=case.brain))
+    seams = {r["method"]: r["seam_score"] for r in result.extra["seams"]}
+    assert 0.7 < seams["target (inside-patch baseline)"] < 1.3  # a seamless image scores about 1
+    assert "stitched volume (4 slices, 3D)" in result.table and "seam score" in result.table
+    assert (tmp_path / "field_seams.csv").exists() and (tmp_path / "field_7T_to_9_4T.png").exists()
+
+
+def test_models_are_scored_in_their_directions_only(runs):
+    from mrigan.bench.runner import run_suite
+    from mrigan.bench.translation import make_translation_suite
+    from mrigan.bench.translation_models import TranslationModelMethod, translation_methods
+
+    forward = TranslationModelMethod(runs["cyclegan"] / "final" / "generator.json", device="cpu")
+    cases = {case.name: case.degraded() for case in make_translation_suite("translate", n_slices=3).cases}
+    assert forward.supports(cases["T1w -> T2w"]) and not forward.supports(cases["T2w -> T1w"])
+    assert not forward.supports(cases["T1w -> T2w -> T1w"])  # a round trip needs both generators
+    # the run folder, or its two cards, give one method with both generators
+    both = translation_methods([runs["cyclegan"] / "final" / "generator.json",
+                                runs["cyclegan"] / "final" / "generator_ba.json", runs["pix2pix"]], device="cpu")
+    assert [len(m.directions) for m in both] == [2, 1]
+    assert all(both[0].supports(degraded) for degraded in cases.values())
+
+    result = run_suite("translate", n_slices=3, methods=["identity"], progress=False, models=both)
+    for case in cases:
+        rows = _rows(result, case, "cyclegan-t1-t2")
+        assert len(rows) == 3 and all(np.isfinite(r["psnr_fg"]) for r in rows)
+    assert "| T1w -> T2w -> T1w | cyclegan-t1-t2 |" in result.table
+    assert "not run: pix2pix-7t-9t4: no case of its direction" in result.table
+
+    field = run_suite("field", sample="colin27", n_slices=3, methods=["identity"], progress=False,
+                      models=translation_methods([runs["pix2pix"]], device="cpu"))
+    rows = _rows(field, "7T -> 9.4T", "pix2pix-7t-9t4")
+    assert len(rows) == 3 and all(0.0 <= r["mse"] < 1.0 for r in rows)
+    seams = {(r["method"], r["overlap"]) for r in field.extra["seams"]}
+    assert {("pix2pix-7t-9t4", "hann"), ("pix2pix-7t-9t4", "average")} <= seams
+    assert "| 7T -> 9.4T | pix2pix-7t-9t4 | hann | 32x32 every 16x16 |" in field.table
+
+
+def test_cli_bench_translate_quick_prints_a_table(run_mrigan, tmp_path):
+    result = run_mrigan("bench", "translate", "--quick", "--slices", "2", "--no-models", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "| case | method | psnr_fg | ssim_fg | mse_fg |" in result.stdout
+    assert "| T1w -> T2w | histmatch |" in result.stdout
+    assert (tmp_path / "translate.md").exists()
