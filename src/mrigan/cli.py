@@ -81,10 +81,10 @@ def simulate(anatomy: str, contrast: str, sequence: str, field: float, voxel: fl
 
 
 @app.command()
-@click.argument("suite", type=click.Choice(["denoise", "inpaint", "sr"]), metavar="SUITE")
+@click.argument("suite", type=click.Choice(["denoise", "inpaint", "sr", "translate", "field"]), metavar="SUITE")
 @click.option("--quick", is_flag=True, help="A few slices and one case: under a minute.")
 @click.option("--methods", help="Comma-separated method names (default: all for the task).")
-@click.option("--slices", type=int, help="Contiguous axial slices (default 40; with --quick 6).")
+@click.option("--slices", type=int, help="Contiguous axial slices (default 40; with --quick 6, field 12).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True,
               help="Folder for the CSV, table and figures.")
 @click.option("-m", "--model", "models", multiple=True,
@@ -93,11 +93,48 @@ def simulate(anatomy: str, contrast: str, sequence: str, field: float, voxel: fl
 @click.option("--no-models", is_flag=True, help="Baselines only.")
 def bench(suite: str, quick: bool, methods: str | None, slices: int | None, out: Path, models: tuple[str, ...],
           no_models: bool) -> None:
-    """Run methods side by side on held-out Colin27 with identical seeded degradations."""
+    """Run methods side by side on held-out Colin27 with identical seeded degradations.
+
+    SUITE: denoise, inpaint, sr; translate (simulated T1w <-> T2w, and CycleGAN round trips) or field (7 T ->
+    9.4 T, with stitched-volume and seam tables). For translate and field, -m takes a model card or a run
+    folder; a CycleGAN run folder, or its two cards, also gives the round-trip rows.
+    """
     from mrigan.commands import run_bench
 
     run_bench(suite, quick=quick, methods=methods, slices=slices, out=out, models=list(models),
               no_models=no_models)
+
+
+@app.command()
+@click.argument("moving", type=click.Path(path_type=Path))
+@click.argument("fixed", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="MOVING registered onto FIXED's grid (NIfTI .nii / .nii.gz); OUTPUT.json records how.")
+@click.option("--deformable/--no-deformable", default=True, show_default=True,
+              help="Add the B-spline stage after the affine one.")
+@click.option("--upsample", type=float, default=2.0, show_default=True,
+              help="The output grid has this many times FIXED's voxels per axis (1: FIXED's own grid).")
+@click.option("--transform", "transform_out", type=click.Path(path_type=Path),
+              help="Also write the transform (.tfm or .h5; ITK convention: FIXED's LPS points to MOVING's).")
+@click.option("--fixed-out", type=click.Path(path_type=Path),
+              help="Also write FIXED on the output grid: with OUTPUT, a ready pair for a recipe's data.pairs.")
+@click.option("--n4", is_flag=True, help="N4 bias-field correction of both volumes first.")
+@click.option("--clip", nargs=2, type=float, metavar="LOW HIGH",
+              help="Clip both volumes to these percentiles of their non-zero voxels first, e.g. --clip 0.1 99.9.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the metric's voxel sample.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input).")
+def register(moving: Path, fixed: Path, output: Path, deformable: bool, upsample: float, transform_out: Path | None,
+             fixed_out: Path | None, n4: bool, clip: tuple[float, float] | None, seed: int, overwrite: bool) -> None:
+    """Register MOVING onto FIXED: affine, then B-spline deformable (SimpleITK, mutual information).
+
+    Works across contrasts (T1w onto T2w) and field strengths; deterministic for a given --seed.
+    """
+    from mrigan.commands import run_register
+
+    written = run_register(moving, fixed, output, deformable=deformable, upsample=upsample,
+                           transform_out=transform_out, fixed_out=fixed_out, n4=n4, clip=clip or None, seed=seed,
+                           overwrite=overwrite)
+    click.echo(f"wrote {', '.join(map(str, written))}")
 
 
 @app.command()
@@ -152,19 +189,24 @@ def evaluate(model: str, suite: str, quick: bool, slices: int | None, methods: s
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never the input).")
 @click.option("--scale", type=int, help="Super-resolution models: the factor expected (checked against the model).")
+@click.option("--through-plane", is_flag=True,
+              help="Super-resolution models: give a thick-slice volume finer slices (the last axis) instead of "
+              "upscaling each slice in plane.")
 def enhance(input: Path, model: str, output: Path, mode: str, mask: Path | None, noise_sigma: float | None,
             label: int | None, uncertainty: str | None, samples: int, batch_size: int, device: str,
-            overwrite: bool, scale: int | None) -> None:
-    """Restore (or upscale, with an SR model) a scan or a folder of scans; writes OUTPUT and OUTPUT.json.
+            overwrite: bool, scale: int | None, through_plane: bool) -> None:
+    """Restore, upscale (SR model) or translate (translation model) a scan or a folder of scans; writes OUTPUT
+    and OUTPUT.json.
 
     INPUT: NIfTI, a DICOM file or series folder, PNG / JPEG / TIFF, or a folder of such files. A
-    super-resolution model upscales in plane and writes the smaller voxel size into the header.
+    super-resolution model upscales in plane (or, with --through-plane, along the slices) and writes the smaller
+    voxel size into the header; a translation model keeps the grid.
     """
     from mrigan.commands import run_enhance
 
     run_enhance(input, output, model=model, mode=mode, mask=mask, noise_sigma=noise_sigma, label=label,
                 uncertainty=uncertainty, samples=samples, batch_size=batch_size, device=device,
-                overwrite=overwrite, progress=sys.stderr.isatty(), scale=scale)
+                overwrite=overwrite, progress=sys.stderr.isatty(), scale=scale, through_plane=through_plane)
 
 
 @app.command()

@@ -159,11 +159,11 @@ def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | Non
               models: list[str] | None = None, no_models: bool = False) -> str:
     """Run a bench suite, print its markdown table and where the files went."""
     from mrigan.bench.runner import run_suite
-    from mrigan.bench.suites import SUITES
+    from mrigan.bench.suites import ALL_SUITES, TRANSLATION_SUITES
     from mrigan.data.samples import missing_reason
 
-    if suite not in SUITES:
-        raise UsageError(f"unknown suite {suite!r}; available: {', '.join(SUITES)}")
+    if suite not in ALL_SUITES:
+        raise UsageError(f"unknown suite {suite!r}; available: {', '.join(ALL_SUITES)}")
     if slices is not None and slices < 1:
         raise UsageError(f"--slices {slices}: must be at least 1")
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -176,7 +176,12 @@ def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | Non
     reason = missing_reason("colin27")
     if reason:
         raise InputError("colin27", f"the held-out brain is missing: {reason}")
-    model_methods = [_model_method(model, suite) for model in (models or [])]
+    if suite in TRANSLATION_SUITES:  # two cards of one CycleGAN run (or its folder) become one method
+        from mrigan.bench.translation_models import translation_methods
+
+        model_methods = translation_methods(models or [])
+    else:
+        model_methods = [_model_method(model, suite) for model in (models or [])]
     if not models and not no_models:
         model_methods = _shipped_methods(suite)
     result = run_suite(suite, quick=quick, methods=names, n_slices=slices, out_dir=out, models=model_methods)
@@ -284,7 +289,7 @@ def run_enhance(
     input: Path, output: Path, *, model: str, mode: str = "denoise", mask: Path | None = None,
     noise_sigma: float | None = None, label: int | None = None, uncertainty: str | None = None,
     samples: int = 8, batch_size: int = 8, device: str = "auto", overwrite: bool = False,
-    progress: bool = False, scale: int | None = None,
+    progress: bool = False, scale: int | None = None, through_plane: bool = False,
 ) -> list[Path]:
     """Restore (or, with a super-resolution model, upscale; with a translation model, translate) a scan or every
     scan in a folder; each output gets OUTPUT.json.
@@ -335,13 +340,16 @@ def run_enhance(
     try:
         enhancer.check_options(mode=mode, uncertainty=uncertainty, samples=samples, batch_size=batch_size,
                                label=label, scale=scale)
+        if through_plane and enhancer.task != "super_resolve":
+            raise ValueError("--through-plane is for super-resolution models")
     except ValueError as error:
         raise UsageError(str(error)) from None
     if enhancer.task == "translate" and (mask is not None or noise_sigma is not None):
         raise UsageError(f"--{'mask' if mask is not None else 'noise-sigma'} is for restoration models; "
                          f"{enhancer.name!r} translates {enhancer.direction}")
     options = {"mode": mode, "mask": mask, "mask_data": mask_data, "noise_sigma": noise_sigma, "label": label,
-               "uncertainty": uncertainty, "samples": samples, "batch_size": batch_size, "overwrite": overwrite}
+               "uncertainty": uncertainty, "samples": samples, "batch_size": batch_size, "overwrite": overwrite,
+               **({"through_plane": True} if through_plane else {})}
     if batch_items is None:
         written = _enhance_one(enhancer, input, output, progress=progress, **options)
         print(f"wrote {', '.join(map(str, written))}")
@@ -380,7 +388,7 @@ def run_enhance(
 def _enhance_one(
     enhancer, input: Path, output: Path, *, mode: str, mask: Path | None, mask_data: np.ndarray | None,
     noise_sigma: float | None, label: int | None, uncertainty: str | None, samples: int, batch_size: int,
-    overwrite: bool, progress: bool,
+    overwrite: bool, progress: bool, **runner_options: bool,
 ) -> list[Path]:
     """Read one input, restore it, write OUTPUT (+ uncertainty) and OUTPUT.json; returns the paths written."""
     from mrigan import io
@@ -406,7 +414,7 @@ def _enhance_one(
     try:
         result = enhancer.restore(
             volume, mode=mode, mask=known, noise_sigma=noise_sigma, label=label, uncertainty=uncertainty,
-            samples=samples, batch_size=batch_size, progress=progress,
+            samples=samples, batch_size=batch_size, progress=progress, **runner_options,
         )
     except ValueError as error:
         raise InputError(input, str(error)) from None
@@ -421,7 +429,7 @@ def _enhance_one(
             "mask": str(mask) if mask is not None else None, "mask_used": info["mask"],
             "uncertainty": uncertainty, "uncertainty_method": info["uncertainty"],
             "samples": info["samples"], "label": label, "device": info["device"], "batch_size": batch_size,
-            **({"scale": info["scale"]} if "scale" in info else {}),
+            **({"scale": info["scale"], "axes": info["axes"]} if "scale" in info else {}),
         },
         model={
             "name": enhancer.name, "sha256": enhancer.sha256, "path": str(enhancer.source), "task": enhancer.task,
@@ -488,6 +496,108 @@ def _shipped_methods(suite: str) -> list:
     """The shipped models that do the suite's task (restoration models for denoise and inpaint)."""
     from mrigan.models_catalog import list_models
 
-    wanted = {"denoise": "restore", "inpaint": "restore", "sr": "super_resolve"}.get(suite)
-    return [_model_method(entry["name"], suite) for entry in list_models()
-            if entry.get("present") and entry.get("task") == wanted]
+    wanted = {"denoise": "restore", "inpaint": "restore", "sr": "super_resolve", "translate": "translate",
+              "field": "translate"}.get(suite)
+    names = [entry["name"] for entry in list_models() if entry.get("present") and entry.get("task") == wanted]
+    if wanted == "translate":
+        from mrigan.bench.translation_models import translation_methods
+
+        return translation_methods(names)
+    return [_model_method(name, suite) for name in names]
+
+
+# ------------------------------------------------------------------------------------------------ register
+
+#: Transform files SimpleITK writes: ITK text, or HDF5.
+_TRANSFORM_SUFFIXES = (".tfm", ".txt", ".h5", ".hdf5")
+
+
+def run_register(
+    moving: Path, fixed: Path, output: Path, *, deformable: bool = True, upsample: float = 2.0,
+    transform_out: Path | None = None, fixed_out: Path | None = None, n4: bool = False,
+    clip: tuple[float, float] | None = None, seed: int = 0, overwrite: bool = False,
+) -> list[Path]:
+    """Register MOVING onto FIXED (`mrigan.preprocess.register`) and write it on FIXED's (refined) grid.
+
+    Both volumes are first N4-corrected (`n4`) and clipped to their `clip` percentiles of the non-zero voxels,
+    when asked; the outputs carry those changes. OUTPUT.json records the inputs' sha256, the options and the
+    metric values; `transform_out` gets the transform (ITK's LPS convention), `fixed_out` FIXED itself on the
+    output grid, so that OUTPUT and it make a ready pair (e.g. for a translation recipe's `data.pairs`).
+
+    Returns:
+        The files written: OUTPUT, OUTPUT.json, then the transform and FIXED's copy when asked.
+
+    Raises:
+        UsageError: bad options. InputError: a missing, unreadable, 2D or flat input. OutputError: an output
+            exists (without `overwrite`), is an input, or cannot hold a 3D volume. Nothing is written then.
+    """
+    from mrigan import io
+    from mrigan.io.atomic import check_output_path, write_atomic
+    from mrigan.preprocess import clip_percentiles, n4_bias_correction
+    from mrigan.preprocess.register import refine_grid, register, write_transform
+    from mrigan.provenance import provenance, sidecar_path
+
+    moving, fixed, output = Path(moving), Path(fixed), Path(output)
+    if not (np.isfinite(upsample) and 0 < upsample <= 8):
+        raise UsageError(f"--upsample {upsample}: expected a factor in (0, 8] (1: FIXED's own grid)")
+    if clip is not None and not 0 <= clip[0] < clip[1] <= 100:
+        raise UsageError(f"--clip {clip[0]:g} {clip[1]:g}: expected two percentiles 0 <= LOW < HIGH <= 100")
+    if transform_out is not None and not str(transform_out).lower().endswith(_TRANSFORM_SUFFIXES):
+        raise UsageError(f"--transform {transform_out}: expected a {', '.join(_TRANSFORM_SUFFIXES)} file")
+    outputs = [output, sidecar_path(output), *(p for p in (transform_out, fixed_out) if p is not None)]
+    if len({Path(p).absolute() for p in outputs}) < len(outputs):
+        raise UsageError("-o, --transform and --fixed-out must be different files")
+    for target in outputs:
+        check_output_path(target, overwrite=overwrite, inputs=[moving, fixed])
+
+    volumes = {}
+    for role, path in (("moving", moving), ("fixed", fixed)):
+        volume = io.read(path)
+        if volume.ndim != 3:
+            raise InputError(path, f"a {volume.ndim}D image (shape {volume.shape}); {role} must be a 3D volume")
+        volumes[role] = volume
+    for target in (output, fixed_out):
+        if target is not None:
+            _check_output_format(volumes["moving"], Path(target))
+    for role, volume in volumes.items():
+        data = volume.data
+        try:
+            if n4:
+                data = n4_bias_correction(data, volume.spacing)[0]
+            if clip is not None:
+                data = clip_percentiles(data, clip[0], clip[1])
+        except ValueError as error:  # e.g. nothing but zeros to take percentiles of
+            raise InputError(volume.source_path, str(error)) from None
+        volumes[role] = volume.with_data(data)
+    try:
+        registered, transform = register(volumes["moving"], volumes["fixed"], upsample=upsample,
+                                         deformable=deformable, seed=seed)
+    except ValueError as error:
+        role, _, problem = str(error).partition(": ")
+        raise InputError({"moving": moving, "fixed": fixed}.get(role, moving), problem or str(error)) from None
+
+    record = provenance(
+        command="register",
+        inputs={"moving": moving, "fixed": fixed},
+        options={"deformable": deformable, "upsample": upsample, "n4": n4, "clip": list(clip) if clip else None,
+                 "seed": seed},
+        registration=registered.meta["registration"],
+        output={"path": str(output), "shape": list(registered.shape), "spacing": list(registered.spacing),
+                "transform": str(transform_out) if transform_out else None,
+                "transform_convention": "ITK: maps FIXED's world points (LPS mm) to MOVING's",
+                "fixed_out": str(fixed_out) if fixed_out else None},
+    )
+    extra = [] if fixed_out is None else [(refine_grid(volumes["fixed"], upsample), Path(fixed_out))]
+    written = []
+    try:
+        if transform_out is not None:
+            write_atomic(transform_out, lambda tmp: write_transform(transform, tmp), overwrite=overwrite,
+                         inputs=[moving, fixed])
+            written.append(Path(transform_out))
+        _write_with_sidecar(registered, output, record, overwrite=overwrite, inputs=[moving, fixed],
+                            like=volumes["moving"], extra_outputs=extra)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return [output, sidecar_path(output), *written, *(path for _, path in extra)]

@@ -127,7 +127,9 @@ def subjects_from_folder(root: str | Path, *, class_names: list[str] | None = No
         label = next((class_names.index(part) for part in path.relative_to(root).parts[:-1]
                       if part in class_names), None)
         volume = io.read(path)
-        subject_id = volume.meta.get("PID") or subject_id_of(path)
+        # figshare slices carry their patient's id (`mrigan.io.arrays.read_mat` stores it as "patient_id")
+        patient = volume.meta.get("patient_id")
+        subject_id = str(patient) if patient else subject_id_of(path)
         if volume.meta.get("label") is not None and label is None:
             label = int(volume.meta["label"]) - 1  # figshare labels are 1..3
         subjects.append(

@@ -16,6 +16,12 @@ Datasets (each sample drawn from (seed, epoch, index) alone, so a resumed run se
 * `UnpairedTranslationDataset`: CycleGAN's two sets; the A and B slices come from disjoint slabs of each
   volume (or from different subjects) and are drawn independently, so no pair can leak into training.
 
+A user's own data replaces the simulation in `paired_folder` (registered pairs in `source/` and `target/`,
+matched by file name) and `domain_folders` (CycleGAN's two unpaired folders): every file is checked before any is
+loaded (partners, channels, shapes, patch size), subjects are split 70 / 20 / 10 (seeded; the test part is never
+loaded) and normalised as above (optional N4 first). Such volumes have no noise-free version: their "true"
+images are the images as given.
+
 `stitch` runs a patch model over a whole volume on a TorchIO grid and blends the overlaps (Hann window by
 default), so volumes come back without seams; `seam_score` measures what is left of them.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -208,6 +215,332 @@ def alternate_slabs(volume: TranslationVolume, thickness: int) -> tuple[Translat
     """Two copies of a volume for CycleGAN's domains: A keeps the even slabs of `thickness` slices, B the odd ones."""
     even = (np.arange(volume.image.shape[-1]) // max(thickness, 1)) % 2 == 0
     return with_slices(volume, even), with_slices(volume, ~even)
+
+
+# ------------------------------------------------------------------------------------------------ user folders
+USER_SUFFIXES = (".nii", ".nii.gz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy")
+"""Files a user folder may hold: one subject per file (NIfTI volumes, or 2D images taken as one-slice volumes)."""
+
+
+@dataclass
+class FolderSplit:
+    """A user folder split by subject.
+
+    Attributes:
+        train, validation: the volumes of those subjects, preprocessed (see `load_user_volume`).
+        test: the test subjects' names; their files are checked but never loaded, so they stay out of training
+            and validation.
+    """
+
+    train: list[TranslationVolume]
+    validation: list[TranslationVolume]
+    test: list[str]
+
+
+def subject_name(path: Path) -> str:
+    """A file's subject name: its name without the image suffix (`sub-01.nii.gz` -> `sub-01`)."""
+    name = path.name
+    lower = name.lower()
+    suffix = next((s for s in sorted(USER_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), "")
+    return name[: len(name) - len(suffix)]
+
+
+def user_files(folder: str | Path) -> dict[str, Path]:
+    """Subject name -> file of every image or volume in `folder` (not recursive; hidden files ignored).
+
+    Raises:
+        InputError: no such folder, no image in it, or two files of one subject (`a.nii` and `a.nii.gz`).
+    """
+    from mrigan.errors import InputError
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder")
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file() or not path.name.lower().endswith(USER_SUFFIXES):
+            continue
+        name = subject_name(path)
+        if name in files:
+            raise InputError(path, f"a second file of subject {name!r} (also {files[name].name}); keep one")
+        files[name] = path
+    if not files:
+        raise InputError(folder, f"no images or volumes in this folder ({', '.join(USER_SUFFIXES)})")
+    return files
+
+
+def probe(path: Path) -> tuple[tuple[int, ...], int]:
+    """(spatial shape, channels) of an image file from its header, without reading the voxels.
+
+    Channels: 1 for grey (with or without alpha), 3 for colour (RGB, RGBA, palette), the 4th dimension of a
+    4D NIfTI. The shape is (X, Y, Z) for volumes and (H, W) for 2D images, as `mrigan.io.read` returns them.
+    A file no header reader understands is read whole, and `mrigan.io.read` names its problem.
+    """
+    lower = path.name.lower()
+    try:
+        if lower.endswith((".nii", ".nii.gz")):
+            import nibabel as nib
+
+            shape = tuple(int(n) for n in nib.load(path).shape)
+            return shape[:3], int(np.prod(shape[3:])) if len(shape) > 3 else 1
+        if lower.endswith((".png", ".jpg", ".jpeg")):
+            from PIL import Image
+
+            with Image.open(path) as image:
+                colour = image.mode == "P" or bool({"R", "G", "B"} & set(image.getbands()))
+                return (image.height, image.width), 3 if colour else 1
+        if lower.endswith((".tif", ".tiff")):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tiff:
+                shape = tuple(tiff.pages[0].shape)
+            return shape[:2], 3 if len(shape) == 3 and shape[-1] >= 3 else 1
+        if lower.endswith(".npy"):
+            shape = tuple(np.load(path, mmap_mode="r").shape)
+            return shape[:3], int(np.prod(shape[3:])) if len(shape) > 3 else 1
+    except Exception:  # noqa: BLE001 - a damaged header: let the reader name the problem
+        pass
+    from mrigan import io
+
+    return io.read(path).shape, 1
+
+
+def _channel_words(channels: int, shape: tuple[int, ...], path: Path) -> str:
+    if path.name.lower().endswith((".nii", ".nii.gz", ".npy")):
+        return f"{len(shape) + 1}D ({channels} volumes)" if channels > 1 else f"{len(shape)}D"
+    return "colour (RGB)" if channels == 3 else "grey"
+
+
+def check_channels(probes: dict[Path, tuple[tuple[int, ...], int]]) -> None:
+    """Refuse files whose channel counts differ (colour and grey images, 4D and 3D volumes) with one clear line."""
+    from mrigan.errors import InputError
+
+    first, (first_shape, first_channels) = next(iter(probes.items()))
+    for path, (shape, channels) in probes.items():
+        if channels != first_channels:
+            raise InputError(path, (
+                f"{_channel_words(channels, shape, path)} but {first.parent.name}/{first.name} is "
+                f"{_channel_words(first_channels, first_shape, first)}: every image of a training set needs the "
+                "same channels (convert them all to grey 3D volumes / grey images)"))
+
+
+def _as_3d(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(shape) + (1,) * (3 - len(shape))
+
+
+def check_patch(path: Path, shape: tuple[int, ...], patch: Sequence[int]) -> None:
+    """Refuse a volume (or image, one slice deep) smaller than one training patch."""
+    from mrigan.errors import InputError
+
+    if any(n < p for n, p in zip(_as_3d(shape), patch, strict=False)):
+        raise InputError(path, f"shape {tuple(shape)} is smaller than one {'x'.join(map(str, patch))} training "
+                               "patch (data.patch); use larger volumes or a smaller data.patch")
+
+
+def split_by_subject(
+    names: Sequence[str], fractions: Sequence[float] = (0.7, 0.2, 0.1), *, seed: int = 0
+) -> tuple[list[str], list[str], list[str]]:
+    """Seeded train / validation / test split of subject names (each name is one subject).
+
+    Part sizes are the rounded shares; a part with a non-zero fraction gets at least one subject (taken from
+    the largest part), so 5 subjects at 70/20/10 split 3 / 1 / 1.
+
+    Raises:
+        ValueError: fractions that are not three non-negative shares summing to 1, or fewer subjects than
+            parts to fill.
+    """
+    names = sorted(set(names))
+    fractions = [float(f) for f in fractions]
+    if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0) or fractions[0] == 0:
+        raise ValueError(f"split fractions must be three shares (train > 0) summing to 1, got {fractions}")
+    needed = sum(f > 0 for f in fractions)
+    if len(names) < needed:
+        raise ValueError(f"{len(names)} subject(s) cannot fill a {'/'.join(f'{100 * f:g}' for f in fractions)} "
+                         f"split by subject; {needed} or more are needed")
+    counts = [int(round(f * len(names))) for f in fractions]
+    counts[0] = len(names) - counts[1] - counts[2]
+    for part in range(3):
+        while fractions[part] > 0 and counts[part] < 1:
+            counts[int(np.argmax(counts))] -= 1
+            counts[part] += 1
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    return (sorted(order[: counts[0]]), sorted(order[counts[0] : counts[0] + counts[1]]),
+            sorted(order[counts[0] + counts[1] :]))
+
+
+def load_user_volume(path: Path, *, n4: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Read a user file as a (X, Y, Z) array in [0, 1], its foreground mask and its voxel size.
+
+    Steps: N4 bias-field correction (when `n4`), then clipping to the 0.1 / 99.9 percentiles of the non-zero
+    voxels mapped to 0 / 1 (`mrigan.preprocess.robust_minmax`, as at inference). A 2D image becomes one slice.
+    """
+    from mrigan import io
+    from mrigan.errors import InputError
+    from mrigan.preprocess import foreground_mask, n4_bias_correction, robust_minmax
+
+    volume = io.read(path)
+    data = volume.data
+    try:
+        if n4:
+            data = n4_bias_correction(data, volume.spacing)[0]
+        image = robust_minmax(data, low=0.1, high=99.9)
+    except ValueError as error:
+        raise InputError(path, str(error)) from None
+    brain = foreground_mask(image)  # 2D images get a 2D mask: closing a one-slice volume would erase it
+    spacing = tuple(volume.spacing) + (1.0,) * (3 - volume.ndim)
+    if image.ndim == 2:
+        image, brain = image[..., None], brain[..., None]
+    return np.ascontiguousarray(image, dtype=np.float32), brain, spacing
+
+
+def _usable(path: Path, brain: np.ndarray, min_foreground: float) -> None:
+    from mrigan.errors import InputError
+
+    if not (brain.mean(axis=(0, 1)) >= min_foreground).any():
+        raise InputError(path, f"no slice with {100 * min_foreground:g}% foreground (data.min_foreground); "
+                               "is it empty?")
+
+
+def paired_folder(
+    folder: str | Path, *, patch: Sequence[int], fractions: Sequence[float] = (0.7, 0.2, 0.1), seed: int = 0,
+    n4: bool = False, min_foreground: float = 0.05,
+) -> FolderSplit:
+    """A user's registered pairs: `folder/source/` and `folder/target/`, files matched by subject name.
+
+    Every file is checked before any is loaded: each subject has its partner, every file has the same
+    channels, the two files of a pair have one shape (one grid: `mrigan register --fixed-out` writes such
+    pairs), and no volume is smaller than one training `patch`. Subjects are then split `fractions` by subject
+    (seeded); train and validation pairs are loaded (`load_user_volume`), the test part is not.
+
+    Raises:
+        InputError: naming the offending file, for each of the problems above.
+    """
+    from mrigan.errors import InputError
+
+    folder = Path(folder).expanduser()
+    sources, targets = user_files(folder / "source"), user_files(folder / "target")
+    for names, others, side in ((sources, targets, "target"), (targets, sources, "source")):
+        for name, path in names.items():
+            if name not in others:
+                raise InputError(path, f"no partner in {folder / side} (pairs are matched by file name, "
+                                       f"e.g. source/{name}.nii.gz and target/{name}.nii.gz)")
+    probes = {path: probe(path) for name in sources for path in (sources[name], targets[name])}
+    check_channels(probes)
+    for name in sources:
+        source_shape, target_shape = _as_3d(probes[sources[name]][0]), _as_3d(probes[targets[name]][0])
+        if source_shape != target_shape:
+            raise InputError(targets[name], (
+                f"shape {target_shape} but its source {sources[name].name} has {source_shape}: a paired model "
+                "needs both on one grid (`mrigan register SOURCE TARGET -o ... --fixed-out ...` writes such pairs)"))
+        check_patch(sources[name], source_shape, patch)
+    train, validation, test = _split(folder, list(sources), fractions, seed)
+    loaded = {}
+    for name in train + validation:
+        source, source_brain, spacing = load_user_volume(sources[name], n4=n4)
+        target, target_brain, _ = load_user_volume(targets[name], n4=n4)
+        brain = source_brain | target_brain
+        _usable(sources[name], brain, min_foreground)
+        loaded[name] = TranslationVolume(
+            subject_id=name, image=source, brain=brain, source=str(sources[name]), spacing=spacing,
+            target=target, image_true=source, target_true=target,
+        )
+    return FolderSplit([loaded[n] for n in train], [loaded[n] for n in validation], test)
+
+
+def _split(folder: Path, names: list[str], fractions: Sequence[float], seed: int):
+    from mrigan.errors import InputError
+
+    try:
+        return split_by_subject(names, fractions, seed=seed)
+    except ValueError as error:
+        raise InputError(folder, str(error)) from None
+
+
+def domain_folders(
+    folder_a: str | Path, folder_b: str | Path, *, patch: Sequence[int], fractions: Sequence[float] = (0.7, 0.2, 0.1),
+    seed: int = 0, n4: bool = False, min_foreground: float = 0.05,
+) -> tuple[FolderSplit, FolderSplit]:
+    """CycleGAN's two unpaired domains from a user's folders, one subject per file, each split by subject.
+
+    Every file of both folders is checked first (same channels, none smaller than one `patch`). A subject
+    found in both folders (same file name) lands in the same part of both splits; otherwise each folder is
+    split on its own. Each domain's volume holds its image as both `image` and `target` (domain A is read
+    from `image`, B from `target`).
+
+    Raises:
+        InputError: naming the offending file or folder.
+    """
+    from mrigan.errors import InputError
+
+    folders = [Path(folder_a).expanduser(), Path(folder_b).expanduser()]
+    files = [user_files(folder) for folder in folders]
+    probes = {path: probe(path) for domain in files for path in domain.values()}
+    check_channels(probes)
+    for path, (shape, _) in probes.items():
+        check_patch(path, shape, patch)
+    parts = _domain_parts(folders, files, fractions, seed)
+    splits = []
+    for folder, domain, (train, validation, test) in zip(folders, files, parts, strict=True):
+        if not train or not validation:
+            raise InputError(folder, f"{len(domain)} subjects leave no {'training' if not train else 'validation'} "
+                                     "subject in this domain's split; add subjects")
+        volumes = {}
+        for name in train + validation:
+            image, brain, spacing = load_user_volume(domain[name], n4=n4)
+            _usable(domain[name], brain, min_foreground)
+            volumes[name] = TranslationVolume(subject_id=name, image=image, brain=brain, source=str(domain[name]),
+                                              spacing=spacing, target=image, image_true=image, target_true=image)
+        splits.append(FolderSplit([volumes[n] for n in train], [volumes[n] for n in validation], list(test)))
+    return splits[0], splits[1]
+
+
+def _domain_parts(folders: list[Path], files: list[dict[str, Path]], fractions: Sequence[float], seed: int):
+    """Each domain's (train, validation, test) names: one split of all names when the folders share a subject."""
+    if set(files[0]) & set(files[1]):
+        union = _split(folders[0], sorted(set(files[0]) | set(files[1])), fractions, seed)
+        return [tuple([n for n in part if n in domain] for part in union) for domain in files]
+    return [_split(folder, list(domain), fractions, seed) for folder, domain in zip(folders, files, strict=True)]
+
+
+def user_test_subjects(
+    *, pairs: str | Path | None = None, domain_a: str | Path | None = None, domain_b: str | Path | None = None,
+    fractions: Sequence[float] = (0.7, 0.2, 0.1), seed: int = 0,
+) -> dict[str, list[str]]:
+    """The test subjects of user folders, split as `paired_folder` / `domain_folders` split them (names only).
+
+    Returns:
+        {"pairs": names} or {"domain_a": names, "domain_b": names}.
+    """
+    if pairs is not None:
+        folder = Path(pairs).expanduser()
+        return {"pairs": _split(folder, list(user_files(folder / "source")), fractions, seed)[2]}
+    folders = [Path(domain_a).expanduser(), Path(domain_b).expanduser()]
+    parts = _domain_parts(folders, [user_files(folder) for folder in folders], fractions, seed)
+    return {"domain_a": list(parts[0][2]), "domain_b": list(parts[1][2])}
+
+
+def unpaired_validation(
+    volumes_a: list[TranslationVolume], volumes_b: list[TranslationVolume]
+) -> list[TranslationVolume]:
+    """Validation volumes for unpaired domains: A's and B's validation subjects side by side, zero-padded
+    (centred) to one grid, A as `image` and B as `target` (different anatomies: only round trips can be scored).
+
+    Each of max(len(A), len(B)) volumes holds A subject i and B subject i (cycling through the shorter list);
+    the brain mask is the union of both.
+    """
+    from mrigan.preprocess import center_crop_or_pad
+
+    combined = []
+    for i in range(max(len(volumes_a), len(volumes_b))):
+        a, b = volumes_a[i % len(volumes_a)], volumes_b[i % len(volumes_b)]
+        shape = tuple(max(m, n) for m, n in zip(a.image.shape, b.image.shape, strict=True))
+        pad = lambda array: center_crop_or_pad(array, shape)  # noqa: E731
+        brain = pad(a.brain.astype(np.float32)) + pad(b.brain.astype(np.float32)) > 0
+        combined.append(TranslationVolume(
+            subject_id=f"{a.subject_id}|{b.subject_id}", image=pad(a.image), brain=brain, spacing=a.spacing,
+            source=f"{a.source} | {b.source}", target=pad(b.image), image_true=pad(a.image), target_true=pad(b.image),
+        ))
+    return combined
 
 
 # ------------------------------------------------------------------------------------------------ windows

@@ -22,6 +22,9 @@ models 1-8) or none (a plain CNN):
 and separate G and D learning rates. It trains on random 2D patches of the volumes (seed 004: 64 x 64, 300 per
 volume) or 3D patches, and runs on whole slices or volumes by stitching patches with blended overlaps.
 
+Both train on simulated domains of the sample anatomies by default, or on a user's folders: registered pairs
+(`data.pairs`) or two unpaired domains (`data.domain_a`, `data.domain_b`), split 70 / 20 / 10 by subject.
+
 Both: the D step first, then the G step; validation scores each translation against the noise-free simulated
 counterpart (PSNR / SSIM over the slice and inside the brain, `mrigan.metrics.image.score`); exported
 generators carry task "translate" and their source and target domains in the model card.
@@ -104,10 +107,10 @@ class DiscriminatorConfig:
 
 @dataclass
 class DataConfig:
-    """Simulated source and target domains of the sample anatomies, and how they are cut.
+    """Simulated source and target domains of the sample anatomies (or a user's folders), and how they are cut.
 
     Attributes:
-        samples: sample anatomies (never colin27: the bench's held-out brain).
+        samples: sample anatomies (never colin27: the bench's held-out brain); unused when folders are given.
         source, target: the two domains (`mrigan.data.translation.DomainConfig`).
         max_slices: keep this many central axial slices per anatomy (quick runs); None keeps all.
         validation_fraction: central slab of each volume kept for validation.
@@ -120,6 +123,16 @@ class DataConfig:
         anywhere: chance that a training patch is centred on any pixel rather than on the brain (background
             is part of every stitched grid and whole slice).
         batch_size, num_workers, min_foreground: as in restoration.
+        pairs: a user's registered pairs instead of simulated ones: a folder with `source/` and `target/`
+            sub-folders of NIfTI volumes (or 2D images), one subject per file, matched by file name, each pair on
+            one grid (`mrigan register MOVING FIXED --fixed-out` writes such pairs). `source` and `target` then
+            only name the domains in the model card: set them to match the data.
+        domain_a, domain_b: CycleGAN on a user's unpaired folders (one subject per file); validation then scores
+            the round trips A -> B -> A and B -> A -> B only, as there are no true pairs.
+        split: train / validation / test shares of the subjects of user folders (seeded by trainer.seed); test
+            subjects are never loaded, and their names go into the model card.
+        n4: N4 bias-field correction of user volumes before the 0.1 / 99.9 percentile clipping and scaling to
+            [0, 1] that every volume gets.
     """
 
     samples: list[str] = field(default_factory=lambda: ["mni152", "inia19"])
@@ -137,6 +150,15 @@ class DataConfig:
     batch_size: int = 4
     num_workers: int = 0
     min_foreground: float = 0.05
+    pairs: str | None = None
+    domain_a: str | None = None
+    domain_b: str | None = None
+    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
+    n4: bool = False
+
+    def user_folders(self) -> bool:
+        """Whether the data are a user's folders rather than simulated sample anatomies."""
+        return bool(self.pairs or self.domain_a or self.domain_b)
 
 
 @dataclass
@@ -395,6 +417,7 @@ class _TranslationTask:
             raise UsageError(f"data.patch {config.data.patch} must be a multiple of {multiple} (2 ** generator depth)")
         self.config = config
         self.adversarial = AdversarialLoss(mode=config.loss.adversarial_mode)
+        self.training_data = training_data(config)  # listed now: user folders may move before the export
 
     def modules(self) -> dict[str, nn.Module]:
         return {**self.generators, **self.discriminators}
@@ -447,11 +470,7 @@ class _TranslationTask:
             "translation": f"{source.describe()} -> {target.describe()}",
             "spatial_dims": len(data.patch),
             "inference": self.inference(),
-            "training": {"data": {
-                "samples": data.samples, "max_slices": data.max_slices, "patch": data.patch,
-                "pairing": "paired" if self.config.task == "pix2pix" else f"unpaired ({data.unpaired})",
-                "held_out": "colin27 (never used in training or validation)",
-            }},
+            "training": {"data": self.training_data},
         }
 
 
@@ -514,13 +533,19 @@ class CycleGANTask(_TranslationTask):
 
     @torch.no_grad()
     def validation_step(self, batch: dict[str, torch.Tensor], models: dict[str, nn.Module]) -> dict[str, float]:
-        """Seed 003's four directions against the true images: A -> B, B -> A, and both round trips."""
+        """Seed 003's four directions against the true images: A -> B, B -> A, and both round trips.
+
+        The summary scores ("ssim_fg", ...) average A -> B and B -> A; on a user's unpaired folders
+        (`data.domain_a`), which hold no true pairs, only the round trips are scored, and averaged.
+        """
         truths = {"a2b": "target_true", "b2a": "input_true", "a2b2a": "input_true", "b2a2b": "target_true"}
+        summary = ("a2b2a", "b2a2b") if self.config.data.domain_a else ("a2b", "b2a")
         metrics: dict[str, float] = {}
         for direction, output in self._passes(batch, models).items():
-            metrics.update(translation_scores(output, batch[truths[direction]], batch, f"{direction}_"))
+            if direction in summary or not self.config.data.domain_a:
+                metrics.update(translation_scores(output, batch[truths[direction]], batch, f"{direction}_"))
         for key in SCORES:
-            metrics[key] = 0.5 * (metrics[f"a2b_{key}"] + metrics[f"b2a_{key}"])
+            metrics[key] = 0.5 * (metrics[f"{summary[0]}_{key}"] + metrics[f"{summary[1]}_{key}"])
         return metrics
 
     @torch.no_grad()
@@ -629,11 +654,60 @@ def _perceptual_loss(loss: PairedLossConfig) -> nn.Module | None:
 
 
 # ------------------------------------------------------------------------------------------------ data
+def check_user_data(config: CycleGANConfig | Pix2PixConfig) -> None:
+    """Refuse user-folder options that do not go together (or not with this recipe)."""
+    data = config.data
+    if (data.domain_a is None) != (data.domain_b is None):
+        raise UsageError("data.domain_a and data.domain_b come together: CycleGAN needs both unpaired folders")
+    if data.pairs and data.domain_a:
+        raise UsageError("give data.pairs (registered pairs) or data.domain_a / data.domain_b (unpaired), not both")
+    split = [float(f) for f in data.split]
+    if data.user_folders() and (min(split) < 0 or split[0] <= 0 or not np.isclose(sum(split), 1.0)):
+        raise UsageError(f"data.split {split}: three shares of the subjects (train > 0) summing to 1, e.g. "
+                         "[0.7, 0.2, 0.1]")
+    if data.domain_a and config.task != "cyclegan":
+        raise UsageError("data.domain_a / data.domain_b are unpaired folders for the cyclegan recipe; the paired "
+                         "recipe trains on data.pairs (register them first: `mrigan register`)")
+
+
+def user_pairs(config: CycleGANConfig | Pix2PixConfig):
+    """The `FolderSplit` of `data.pairs` (checked, split by subject, train and validation loaded)."""
+    from mrigan.data.translation import paired_folder
+
+    data = config.data
+    return paired_folder(data.pairs, patch=data.patch, fractions=data.split, seed=config.trainer.seed, n4=data.n4,
+                         min_foreground=data.min_foreground)
+
+
+def training_data(config: CycleGANConfig | Pix2PixConfig) -> dict[str, Any]:
+    """What a model was trained on, for its card: the sample anatomies, or the user folders and their split."""
+    data = config.data
+    pairing = "paired" if config.task == "pix2pix" else f"unpaired ({data.unpaired})"
+    if not data.user_folders():
+        return {"samples": data.samples, "max_slices": data.max_slices, "patch": data.patch, "pairing": pairing,
+                "held_out": "colin27 (never used in training or validation)"}
+    from mrigan.data.translation import user_test_subjects
+
+    check_user_data(config)
+    folders = {"pairs": data.pairs} if data.pairs else {"domain_a": data.domain_a, "domain_b": data.domain_b}
+    return {**folders, "patch": data.patch, "pairing": pairing if data.pairs else "unpaired (user folders)",
+            "split": list(data.split), "split_seed": config.trainer.seed, "n4": data.n4,
+            "held_out": "the test subjects (never used in training or validation)",
+            "test_subjects": user_test_subjects(**folders, fractions=data.split, seed=config.trainer.seed)}
+
+
 def split_volumes(config: CycleGANConfig | Pix2PixConfig) -> tuple[list[TranslationVolume], list[TranslationVolume]]:
-    """(train, validation) volumes: each anatomy's central slab (at least one 3D patch deep) is validation."""
+    """(train, validation) volumes: each anatomy's central slab (at least one 3D patch deep) is validation.
+
+    With `data.pairs`, the user's pairs instead: whole subjects, split by subject (`user_pairs`).
+    """
     from mrigan.data.translation import hold_out_slab, translation_volumes
 
     data = config.data
+    check_user_data(config)
+    if data.pairs:
+        split = user_pairs(config)
+        return split.train, split.validation
     if any(sample in HELD_OUT for sample in data.samples):
         raise UsageError("data.samples: colin27 is the held-out brain of every reported number; train on others")
     volumes = translation_volumes(data.samples, data.source, data.target, seed=config.trainer.seed,
@@ -677,11 +751,28 @@ def build_paired_datasets(config: Pix2PixConfig):
 
 
 def build_unpaired_datasets(config: CycleGANConfig):
-    """Unpaired A / B crops from disjoint slabs (or subjects); validation on true pairs."""
-    from mrigan.data.translation import UnpairedTranslationDataset, alternate_slabs
+    """Unpaired A / B crops from disjoint slabs (or subjects); validation on true pairs.
 
-    train_volumes, validation_volumes = split_volumes(config)
+    With `data.domain_a` / `data.domain_b`: each folder's training subjects make its domain, and validation
+    puts the two folders' validation subjects side by side (only their round trips are scored).
+    """
+    from mrigan.data.translation import (
+        UnpairedTranslationDataset,
+        alternate_slabs,
+        domain_folders,
+        unpaired_validation,
+    )
+
     data = config.data
+    check_user_data(config)
+    if data.domain_a:
+        split_a, split_b = domain_folders(data.domain_a, data.domain_b, patch=data.patch, fractions=data.split,
+                                          seed=config.trainer.seed, n4=data.n4, min_foreground=data.min_foreground)
+        train = UnpairedTranslationDataset(split_a.train, split_b.train, crop=data.patch[0], augment=True,
+                                           seed=config.trainer.seed, min_foreground=data.min_foreground,
+                                           anywhere=data.anywhere)
+        return train, validation_dataset(config, unpaired_validation(split_a.validation, split_b.validation))
+    train_volumes, validation_volumes = split_volumes(config)
     if data.unpaired == "subjects":
         if len(train_volumes) < 2:
             raise UsageError("data.unpaired subjects needs two anatomies or more in data.samples")
