@@ -18,6 +18,8 @@ from mrigan.errors import InputError
 #: Model name -> card file name, relative to `models_dir()`.
 SHIPPED_MODELS: dict[str, str] = {
     "umr-gan-small": "umr_gan_small.json",  # restoration (UMR-GAN, seed 000), CPU size, models/umr_gan_small.md
+    "sr-rrdb-x2": "sr_rrdb_x2.json",  # 2x super-resolution (RRDB, ESRGAN's PSNR stage, seed 002), models/sr_rrdb_x2.md
+    "sr-rrdb-x4": "sr_rrdb_x4.json",  # 4x super-resolution, the same recipe with scale=4, models/sr_rrdb_x4.md
 }
 
 MODELS_DIR_VARIABLE = "MRIGAN_MODELS_DIR"

@@ -187,6 +187,9 @@ def test_train_end_to_end_switches_schedule_and_exports_a_self_describing_model(
     assert method(Decimate(factor=2, axes=(0, 1))(clean)).shape == (21, 18, 3)
     real_pair = Degraded(image=clean[:5, :4, :2], source_shape=(10, 8, 4), zoom=(0.5, 0.5, 0.5))
     assert method(real_pair).shape == (10, 8, 4)
+    bicubic_slices = SRModelMethod(run_dir / "final" / "generator.json", through_plane="bicubic")
+    assert bicubic_slices(real_pair).shape == (10, 8, 4)
+    assert not np.allclose(bicubic_slices(real_pair), method(real_pair))  # the model refined the slices
     with pytest.raises(ValueError, match="upscales by 2"):
         method(Decimate(factor=4, axes=(0, 1))(clean))
 
