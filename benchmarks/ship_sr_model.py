@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/ship_sr_model.py RUN_DIR --name sr-rrdb-x2 [--slices 40] [--readme]
 
 The model is re-saved (safetensors + JSON card, new sha256) as models/NAME.*; the `sr` bench scores it beside
-bicubic, Lanczos and RFSR on held-out Colin27 (the synthetic case of its scale, and for 2x models the real
-1 mm -> 0.5 mm pair) and the card's `metrics.heldout` gets its numbers, `models/NAME.md` the model card a person
-reads. Which run to ship was decided on the validation slab of the training volumes, never on Colin27.
+bicubic and Lanczos on held-out Colin27 (the synthetic case of its scale, and for 2x models the real 1 mm ->
+0.5 mm pair; RFSR takes minutes, `benchmarks/README_tables.py sr` puts every row together), the card's
+`metrics.heldout` gets its numbers and `models/NAME.md` the model card a person reads. Which run to ship was
+decided on the validation slab of the training volumes, never on Colin27.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def main() -> None:
                "checkpoint_kind": card.get("checkpoint_kind"),
                "source_run": str(args.run_dir)},
     )
-    result = run_suite("sr", methods=["bicubic", "lanczos", "rfsr"], n_slices=args.slices, progress=True,
+    result = run_suite("sr", methods=["bicubic", "lanczos"], n_slices=args.slices, progress=True,
                        models=[SRModelMethod(card_path, name=args.name)])
     heldout: dict[str, float] = {}
     for case in sorted({r["case"] for r in result.records if r["method"] == args.name}):

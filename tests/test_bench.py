@@ -60,3 +60,12 @@ def test_real_pair_is_aligned():
     upsampled = resize(degraded.image, target.shape, order=1)
     # the two scans of one brain correlate strongly inside the brain once on one grid
     assert np.corrcoef(upsampled[brain], target[brain])[0, 1] > 0.85
+
+
+@pytest.mark.mricron
+def test_real_pair_offset_is_found_by_registration():
+    from mrigan.bench.heldout import pair_translation
+
+    offset = np.array(pair_translation().GetNthTransform(0).GetOffset())
+    # the 0.5 mm template sits about half a millimetre from the 1 mm one in x and y, not in z
+    assert np.all(np.abs(np.abs(offset[:2]) - 0.5) < 0.15) and abs(offset[2]) < 0.15

@@ -38,13 +38,17 @@ def _from_sitk(image, template: Volume) -> Volume:
     return out
 
 
-def resample_like(volume: Volume, reference: Volume, *, interpolation: str = "bspline") -> Volume:
-    """Resample `volume` onto `reference`'s grid (world coordinates; outside the field of view is 0)."""
+def resample_like(volume: Volume, reference: Volume, *, interpolation: str = "bspline", transform=None) -> Volume:
+    """Resample `volume` onto `reference`'s grid (world coordinates; outside the field of view is 0).
+
+    `transform`: a SimpleITK transform mapping `reference`'s world points (LPS mm) into `volume`'s, as
+    `mrigan.preprocess.register` returns; default the identity.
+    """
     import SimpleITK as sitk
 
     moving, fixed = _to_sitk(volume), _to_sitk(reference)
     method = getattr(sitk, _INTERPOLATORS[interpolation])
-    resampled = sitk.Resample(moving, fixed, sitk.Transform(), method, 0.0, sitk.sitkFloat32)
+    resampled = sitk.Resample(moving, fixed, transform or sitk.Transform(), method, 0.0, sitk.sitkFloat32)
     out = _from_sitk(resampled, reference)
     out.meta = dict(volume.meta)
     return out
