@@ -29,12 +29,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=["sr-rrdb-x2", "sr-rrdb-x4"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--readme", action="store_true", help="also write the table into the README")
     args = parser.parse_args()
+    lines: list[str] = []
     torch.set_num_threads(args.threads)
     slice_ = held_out_block("colin27", n_slices=1).clean[:, :, 0]
-    print(f"torch {torch.__version__}, {args.threads} threads, fp32, median of {args.repeats} runs")
-    print("| model | parameters | input | output | median ms | p90 ms |")
-    print("|---|---|---|---|---|---|")
+    lines.append(f"torch {torch.__version__}, {args.threads} threads, fp32, median of {args.repeats} runs")
+    lines.append("| model | parameters | input | output | median ms | p90 ms |")
+    lines.append("|---|---|---|---|---|---|")
     for name in args.models:
         generator, card = load_model(resolve_model(name))
         generator.eval()
@@ -50,8 +52,18 @@ def main() -> None:
                     if repeat >= 2:
                         times.append(1000 * (time.perf_counter() - start))
             p90 = sorted(times)[int(0.9 * (len(times) - 1))]
-            print(f"| {card.get('name', name)} | {parameters:,} | {side}x{side} | {side * scale}x{side * scale} | "
+            lines.append(f"| {card.get('name', name)} | {parameters:,} | {side}x{side} | {side * scale}x{side * scale} | "
                   f"{statistics.median(times):.0f} | {p90:.0f} |")
+
+    print("\n".join(lines))
+    if args.readme:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from README_tables import write_readme_section
+
+        write_readme_section("sr:speed", "`python benchmarks/sr_speed.py`:\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="sr-rrdb-x2", help="a shipped SR model name or a card")
     parser.add_argument("--slices", type=int, default=64)
+    parser.add_argument("--readme", action="store_true", help="also write the table into the README")
     args = parser.parse_args()
+    lines: list[str] = []
     torch.set_num_threads(2)
     generator, card = load_model(resolve_model(args.model))
     generator.eval()
@@ -42,10 +44,10 @@ def main() -> None:
     block = held_out_block("colin27", n_slices=args.slices - args.slices % scale)
     clean, brain = block.clean, block.brain
     keep = range(scale, clean.shape[2] - scale)
-    print(f"held-out Colin27, {clean.shape[2]} axial slices, slices {scale}x thicker; model {card['name']} "
+    lines.append(f"held-out Colin27, {clean.shape[2]} axial slices, slices {scale}x thicker; model {card['name']} "
           f"(sha256 {card['sha256'][:12]}); PSNR / SSIM inside the brain, mean over slices {keep.start}-{keep.stop - 1}")
-    print("| acquisition | bicubic PSNR | model PSNR | bicubic SSIM | model SSIM | model seconds |")
-    print("|---|---|---|---|---|---|")
+    lines.append("| acquisition | bicubic PSNR | model PSNR | bicubic SSIM | model SSIM | model seconds |")
+    lines.append("|---|---|---|---|---|---|")
     for name, operator in (("thick slices", ThickSlices(factor=scale, axis=2)),
                            ("decimate (Gaussian + mean)", Decimate(factor=scale, axes=(2,)))):
         degraded = operator(clean)
@@ -60,8 +62,18 @@ def main() -> None:
             scores = [score(output[:, :, k], clean[:, :, k], data_range=1.0, masks={"fg": brain[:, :, k]})
                       for k in keep]
             rows[label] = (np.mean([s["psnr_fg"] for s in scores]), np.mean([s["ssim_fg"] for s in scores]))
-        print(f"| {name} | {rows['bicubic'][0]:.2f} | {rows['model'][0]:.2f} | {rows['bicubic'][1]:.4f} | "
+        lines.append(f"| {name} | {rows['bicubic'][0]:.2f} | {rows['model'][0]:.2f} | {rows['bicubic'][1]:.4f} | "
               f"{rows['model'][1]:.4f} | {seconds:.1f} |")
+
+    print("\n".join(lines))
+    if args.readme:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from README_tables import write_readme_section
+
+        write_readme_section("sr:through-plane", "`python benchmarks/sr_through_plane.py`:\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
