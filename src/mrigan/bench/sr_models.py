@@ -22,7 +22,7 @@ class SRModelMethod:
 
     Args:
         card: the model card (`.json`) or its weights.
-        name: table name; default the card's name, else the run folder's.
+        name: table name; default the model's name (a shipped card), else its config's, else the run folder's.
         device: where to run the model.
         through_plane: "model" or "bicubic": what refines a slice axis reduced by the model's scale.
     """
@@ -43,7 +43,9 @@ class SRModelMethod:
         if through_plane not in ("model", "bicubic"):
             raise ValueError(f"through_plane must be 'model' or 'bicubic', got {through_plane!r}")
         self.through_plane = through_plane
-        self.name = name or str(self.card.get("config", {}).get("name") or Path(card).parent.parent.name)
+        card_name = self.card.get("name")  # a shipped model's; a run exports "generator", named by its config
+        run_name = self.card.get("config", {}).get("name") or Path(card).parent.parent.name
+        self.name = name or str(card_name if card_name and card_name != "generator" else run_name)
 
     def available(self) -> str | None:
         """None: a loaded model can always run."""
