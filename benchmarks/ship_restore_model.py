@@ -93,10 +93,7 @@ def main() -> None:
     print("\n".join(tables))
     print(f"shipped {card_path} (sha256 {data['sha256'][:12]}...)")
     if args.readme:
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        from README_tables import write_readme_section
+        from README_tables import write_readme_section  # benchmarks/ is on sys.path when a script runs
 
         write_readme_section(
             f"model:{args.name}",

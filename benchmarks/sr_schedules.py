@@ -13,7 +13,6 @@ Runs already in `--out` are reused, so the table can be re-printed without train
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +41,6 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=40)
     parser.add_argument("--readme", action="store_true", help="also write the table into the README")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).parent))
     runs = {schedule: train_schedule(schedule, args.steps, args.out) for schedule in SCHEDULES}
     models = [SRModelMethod(model_of_run(run), name=f"cnn {schedule}", through_plane="bicubic")
               for schedule, run in runs.items()]

@@ -67,11 +67,7 @@ def main() -> None:
 
     print("\n".join(lines))
     if args.readme:
-        import sys
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        from README_tables import write_readme_section
+        from README_tables import write_readme_section  # benchmarks/ is on sys.path when a script runs
 
         write_readme_section("sr:through-plane", "`python benchmarks/sr_through_plane.py`:\n\n" + "\n".join(lines) + "\n")
 

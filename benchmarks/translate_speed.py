@@ -53,10 +53,7 @@ def main() -> None:
                      f"{row['seconds']:.1f} | {row['loaded_mb']:.0f} | {row['peak_mb']:.0f} |")
     print("\n".join(lines))
     if args.readme:
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        from README_tables import write_readme_section
+        from README_tables import write_readme_section  # benchmarks/ is on sys.path when a script runs
 
         write_readme_section("translation:speed", "`python benchmarks/translate_speed.py`:\n\n" + "\n".join(lines) + "\n")
 
