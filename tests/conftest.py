@@ -94,3 +94,19 @@ def tiny_restore_model(tmp_path_factory) -> Path:
         config={"conditioning": asdict(conditioning), "data": {"samples": ["mni152"]}},
         training={"steps": 0}, metrics={"heldout": {"psnr": 31.5}},
     )
+
+
+@pytest.fixture()
+def seeded_single_thread_torch():
+    """Same random state in every test, one intra-op thread (tiny tensors; a busy 2-core machine).
+
+    Test folders that want it for every test make it autouse in their conftest; single files use
+    `pytestmark = pytest.mark.usefixtures("seeded_single_thread_torch")`.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)

@@ -22,13 +22,7 @@ SMALL = ["generator.depth=3", "generator.base_channels=4", "generator.max_channe
          "discriminator.base_channels=4", "discriminator.n_layers=2", "data.patch=[16,16]"]
 
 
-@pytest.fixture(autouse=True)
-def seeded_single_thread_torch():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_single_thread_torch")
 
 
 def export(task, module: nn.Module, name: str, folder: Path, **extra) -> Path:

@@ -12,13 +12,9 @@ from torch import nn
 
 
 @pytest.fixture(autouse=True)
-def seeded_single_thread_torch():
-    """Same random state in every test, one intra-op thread (tiny tensors; a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+def single_thread(seeded_single_thread_torch):
+    """Every test here runs seeded on one thread (the fixture is in tests/conftest.py)."""
     yield
-    torch.set_num_threads(threads)
 
 
 def save_tiny_model(folder: Path, *, dropout: float = 0.2, name: str = "tiny-restore", **card_extra) -> Path:

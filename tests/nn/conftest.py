@@ -7,14 +7,9 @@ these tests 20x slower; the previous thread count is restored after each test.
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def seeded_single_thread_torch():
-    """Every test starts from the same random state and runs on one intra-op thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+def single_thread(seeded_single_thread_torch):
+    """Every test here runs seeded on one thread (the fixture is in tests/conftest.py)."""
     yield
-    torch.set_num_threads(threads)

@@ -512,6 +512,31 @@ def model_files(source: Path | None, card: Mapping[str, Any]) -> list[Path]:
     return [source, card_path, *([card_path.with_name(str(weights))] if weights else [])]
 
 
+class LoadedModel:
+    """What `mrigan enhance` asks of any runner besides `restore`: loading, name, sha256 and files.
+
+    Subclasses (`Upscaler`, `Translator`) take `(model, card, device=, source=)` and set `card` and `source`.
+    """
+
+    card: dict[str, Any]
+    source: Path | None
+
+    @classmethod
+    def from_path(cls, model: str | Path, device: str | torch.device = "auto"):
+        """Load a shipped model by name, a card or weights (sha256 checked, pickles refused)."""
+        from mrigan.checkpoint import load_model
+        from mrigan.models_catalog import resolve_model
+
+        path = resolve_model(model)
+        resolved = resolve_device(device)
+        module, card = load_model(path, device=resolved)
+        return cls(module, card, device=resolved, source=path)
+
+    name = property(lambda self: str(self.card.get("name") or (self.source.stem if self.source else "model")))
+    sha256 = property(lambda self: self.card.get("sha256"))
+    files = property(lambda self: model_files(self.source, self.card))
+
+
 def estimate_sigma(data: np.ndarray) -> float:
     """Rician noise level of normalised data, on at most `SIGMA_ESTIMATE_SLICES` central slices of a volume.
 

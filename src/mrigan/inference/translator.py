@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrigan.errors import InputError
-from mrigan.inference.enhancer import EnhanceResult, model_files, resolve_device
+from mrigan.inference.enhancer import EnhanceResult, LoadedModel
 from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 INFERENCE_MODES = ("slices", "patches")
 
 
-class Translator:
+class Translator(LoadedModel):
     """A loaded `translate` generator (one direction of a translation).
 
     Args:
@@ -80,21 +80,7 @@ class Translator:
         self.model = model.to(self.device).eval()
         self.intensity = {**DEFAULT_INTENSITY, **dict(self.card.get("intensity") or {})}
 
-    @classmethod
-    def from_path(cls, model: str | Path, device: str | torch.device = "auto") -> Translator:
-        """Load a shipped model by name, a card or weights (sha256 checked, pickles refused)."""
-        from mrigan.checkpoint import load_model
-        from mrigan.models_catalog import resolve_model
-
-        path = resolve_model(model)
-        resolved = resolve_device(device)
-        module, card = load_model(path, device=resolved)
-        return cls(module, card, device=resolved, source=path)
-
-    name = property(lambda self: str(self.card.get("name") or (self.source.stem if self.source else "model")))
     task = property(lambda self: "translate")
-    sha256 = property(lambda self: self.card.get("sha256"))
-    files = property(lambda self: model_files(self.source, self.card))
 
     @property
     def direction(self) -> str:

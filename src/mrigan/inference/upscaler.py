@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrigan.errors import InputError
-from mrigan.inference.enhancer import EnhanceResult, model_files, resolve_device
+from mrigan.inference.enhancer import EnhanceResult, LoadedModel
 from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mrigan.io.volume import Volume
 
 
-class Upscaler:
+class Upscaler(LoadedModel):
     """A loaded `super_resolve` model.
 
     Args:
@@ -50,22 +50,7 @@ class Upscaler:
         self.model = model.to(self.device).eval()
         self.intensity = {**DEFAULT_INTENSITY, **dict(self.card.get("intensity") or {})}
 
-    @classmethod
-    def from_path(cls, model: str | Path, device: str | torch.device = "auto") -> Upscaler:
-        """Load a shipped model by name, a card or weights (sha256 checked, pickles refused)."""
-        from mrigan.checkpoint import load_model
-        from mrigan.models_catalog import resolve_model
-
-        path = resolve_model(model)
-        resolved = resolve_device(device)
-        module, card = load_model(path, device=resolved)
-        return cls(module, card, device=resolved, source=path)
-
-    name = property(lambda self: str(self.card.get("name") or (self.source.stem if self.source else "model")))
     task = property(lambda self: "super_resolve")
-    sha256 = property(lambda self: self.card.get("sha256"))
-
-    files = property(lambda self: model_files(self.source, self.card))
 
     def check_options(self, *, mode: str, uncertainty: str | None, samples: int, batch_size: int,
                       label: int | None, scale: int | None = None, **_: Any) -> None:
