@@ -14,6 +14,8 @@ import pytest
 from ui_helpers import CHROMIUM, E2E_REQUEST, free_port, require
 
 MRICRON_T1 = Path("/usr/share/mricron/templates/ch2.nii.gz")
+#: The shipped models the tests of SR and translation in the UI run.
+SHIPPED_USED = ("sr-rrdb-x2", "sr-rrdb-x4", "pix2pix-7t-9t4")
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +48,38 @@ def brain_slice(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("slice") / f"{name}_axial.png"
     Image.fromarray(pixels).save(target)
     return target
+
+
+@pytest.fixture()
+def slice_scan(brain_slice):
+    """The brain slice PNG as the UI reads an upload."""
+    from mrigan.ui import pipeline
+
+    (scan,) = pipeline.read_uploads([brain_slice], max_bytes=2**20, folder=brain_slice.parent / "series")
+    return scan
+
+
+@pytest.fixture()
+def nifti_scan(mni_nifti):
+    """The real MNI152 block (64 x 64 x 8) as the UI reads an uploaded NIfTI."""
+    from mrigan.ui import pipeline
+
+    (scan,) = pipeline.read_uploads([mni_nifti], max_bytes=2**24, folder=mni_nifti.parent / "series")
+    return scan
+
+
+@pytest.fixture(scope="session")
+def shipped_methods():
+    """The shipped models (sr-rrdb-x2 / x4, pix2pix-7t-9t4, umr-gan-small) and the baselines, on the CPU."""
+    from mrigan.models_catalog import list_models
+    from mrigan.ui.methods import Methods
+
+    missing = [record["name"] for record in list_models()
+               if record["name"] in SHIPPED_USED and not record.get("present")]
+    if missing:
+        pytest.skip(f"shipped models missing: {', '.join(missing)} (`mrigan models` says which file; "
+                    "MRIGAN_MODELS_DIR may point elsewhere)")
+    return Methods((), device="cpu")
 
 
 @pytest.fixture(scope="session")

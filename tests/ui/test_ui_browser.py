@@ -74,6 +74,19 @@ def test_restore_a_real_slice_and_download_the_export_pack(page, brain_slice, di
     page.wait_for_function(f"document.querySelector('#output-image img').getAttribute('src') != {json.dumps(before)}")
 
 
+def test_translate_and_super_resolve_offer_their_models_with_what_they_expect(page):
+    page.get_by_label("Translate (contrast / field strength)").check()
+    page.wait_for_selector("#method-note:has-text('T2*w GRE 7T, 2x voxels -> T2*w GRE 9.4T')", timeout=30_000)
+    assert page.input_value("#method input") == "pix2pix-7t-9t4 (model: T2*w GRE 7T, 2x voxels -> T2*w GRE 9.4T)"
+
+    page.get_by_label("Super-resolve").check()
+    page.wait_for_selector("#method-note:has-text('sr-rrdb-x2 (x2), sr-rrdb-x4 (x4)')", timeout=30_000)
+    page.fill("#factor input[type=number]", "2")
+    page.press("#factor input[type=number]", "Enter")
+    choose(page, "#method", "sr-rrdb-x2 (model, x2)")  # listed once the factor is its scale
+    page.wait_for_selector("#method-note:has-text('upscales by 2')", timeout=30_000)
+
+
 def test_bad_uploads_show_a_visible_error_not_a_traceback(page, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(bytes(2 * 2**20))  # the test server's cap is 1 MB

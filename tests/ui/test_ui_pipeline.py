@@ -17,18 +17,6 @@ from mrigan.ui import pipeline
 from mrigan.ui.pipeline import Request
 
 
-@pytest.fixture()
-def slice_scan(brain_slice) -> pipeline.Scan:
-    (scan,) = pipeline.read_uploads([brain_slice], max_bytes=2**20, folder=brain_slice.parent / "series")
-    return scan
-
-
-@pytest.fixture()
-def nifti_scan(mni_nifti) -> pipeline.Scan:
-    (scan,) = pipeline.read_uploads([mni_nifti], max_bytes=2**24, folder=mni_nifti.parent / "series")
-    return scan
-
-
 def test_methods_per_task_models_first_then_available_baselines(methods):
     denoise = [key for _, key in methods.choices("denoise")]
     assert denoise[0] == "model:tiny-restore" and "baseline:nlm" in denoise and "baseline:noisy" not in denoise

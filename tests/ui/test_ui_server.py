@@ -62,6 +62,31 @@ def test_a_sample_volume_slice_through_the_api(server, tmp_path, monkeypatch):
     assert nib_shape(result[9]) == (shape[0], 1, shape[2])  # the enhanced slice as a one-slice NIfTI
 
 
+def test_sr_and_translation_models_through_the_api(server, brain_slice, shipped_methods, tmp_path, monkeypatch):
+    require("gradio_client", "the Python client of a Gradio server")
+    from gradio_client import Client
+    from PIL import Image
+
+    from mrigan.ui import pipeline
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    client = Client(server.url, verbose=False, download_files=str(tmp_path / "downloads"))
+    sr = {"task": "sr", "method": "model:sr-rrdb-x2", "factor": 2, "noise": 0}
+    details = client.predict(**api_arguments(brain_slice, **sr), api_name="/restore")[8]
+    (scan,) = pipeline.read_uploads([brain_slice], max_bytes=2**20, folder=tmp_path / "series")
+    expected = pipeline.restore(scan, pipeline.Request(task="sr", method="model:sr-rrdb-x2", factor=2, degrade=True),
+                                shipped_methods)
+    assert details["method"]["name"] == "sr-rrdb-x2" and details["method"]["scale"] == 2
+    assert details["metrics"]["psnr"] == pytest.approx(expected.metrics["psnr"], abs=0.01)
+    with pytest.raises(Exception, match="upscales by 2 only"):
+        client.predict(**api_arguments(brain_slice, **{**sr, "factor": 3}), api_name="/restore")
+
+    translated = client.predict(**api_arguments(brain_slice, task="translate", method="model:pix2pix-7t-9t4",
+                                                degrade=False), api_name="/restore")
+    assert translated[8]["method"]["translation"] == "T2*w GRE 7T, 2x voxels -> T2*w GRE 9.4T"
+    assert Image.open(translated[9]).size == Image.open(brain_slice).size  # the input's grid
+
+
 def nib_shape(path: str) -> tuple[int, ...]:
     import nibabel as nib
 

@@ -11,10 +11,14 @@ decimation dropped at the far edges are filled by repeating the last row or colu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mrigan.physics.base import Degraded
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class SRModelMethod:
@@ -34,18 +38,33 @@ class SRModelMethod:
     def __init__(self, card: str | Path, *, name: str | None = None, device: str = "cpu",
                  through_plane: str = "model") -> None:
         from mrigan.checkpoint import load_model
+
+        generator, loaded = load_model(card, device=device)
+        card_name = loaded.get("name")  # a shipped model's; a run exports "generator", named by its config
+        run_name = loaded.get("config", {}).get("name") or Path(card).parent.parent.name
+        self._setup(generator, loaded, card, name or str(card_name if card_name and card_name != "generator"
+                                                         else run_name), through_plane)
+
+    @classmethod
+    def from_loaded(cls, generator: nn.Module, card: dict[str, Any], *, name: str,
+                    through_plane: str = "model") -> SRModelMethod:
+        """Wrap a network already loaded (an `Upscaler`'s, in the web UI) without reading its files again."""
+        method = cls.__new__(cls)
+        method._setup(generator, card, name, name, through_plane)
+        return method
+
+    def _setup(self, generator: nn.Module, card: dict[str, Any], where: str | Path, name: str,
+               through_plane: str) -> None:
         from mrigan.errors import InputError
 
-        self.generator, self.card = load_model(card, device=device)
+        self.generator, self.card = generator, card
         if self.card.get("task") != "super_resolve" or "super_resolution" not in self.card:
-            raise InputError(card, f"not a super-resolution model (task {self.card.get('task')!r})")
+            raise InputError(where, f"not a super-resolution model (task {self.card.get('task')!r})")
         self.scale = int(self.card["super_resolution"]["scale"])
         if through_plane not in ("model", "bicubic"):
             raise ValueError(f"through_plane must be 'model' or 'bicubic', got {through_plane!r}")
         self.through_plane = through_plane
-        card_name = self.card.get("name")  # a shipped model's; a run exports "generator", named by its config
-        run_name = self.card.get("config", {}).get("name") or Path(card).parent.parent.name
-        self.name = name or str(card_name if card_name and card_name != "generator" else run_name)
+        self.name = name
 
     def available(self) -> str | None:
         """None: a loaded model can always run."""

@@ -1,4 +1,5 @@
-"""The web UI (`mrigan ui`): a Gradio app on top of `mrigan.inference`, `mrigan.baselines` and `mrigan.physics`.
+"""The web UI (`mrigan ui`): a Gradio app on top of `mrigan.inference`, `mrigan.baselines` and `mrigan.physics`
+(and the bench's runner of super-resolution models, so the page's SR scores are the bench's).
 
 The UI holds no image logic of its own. `pipeline` turns an upload and the page's choices into a restored
 region (pure functions, testable without a browser), `render` makes the display images, `export` writes the

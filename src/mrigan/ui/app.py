@@ -32,7 +32,7 @@ log = logging.getLogger("mrigan.ui")
 
 TITLE = "mrigan: enhance MRI"
 NO_TARGET = ("No target: tick **Add degradation** (the clean input becomes the target) or upload a ground "
-             "truth to see PSNR / SSIM.")
+             "truth to see PSNR / SSIM (to translate: a target scan on the input's grid).")
 #: The slice slider's range before a volume sets it (API calls are checked against the initial range).
 MAX_SLICES = 4096
 CSS = "#notice {border-left: 4px solid #b00; padding-left: 8px} #compare {font-size: 1.1em}"
@@ -206,6 +206,7 @@ class Handlers:
         if not outcome.metrics:
             return NO_TARGET
         source = ("the clean input (a degradation was added)" if outcome.request.degrade
+                  else "the target scan given, scaled by its own maximum" if outcome.request.task == "translate"
                   else "the ground truth given")
         return f"**{format_metrics(outcome.metrics)}**  \nTarget: {source}."
 
@@ -225,11 +226,17 @@ class Handlers:
         return {"method": outcome.method, "metrics": outcome.metrics, "seconds": outcome.seconds,
                 "degradation": outcome.degraded.params, "scan": outcome.scan.describe()}
 
-    def method_choices(self, task: str) -> Any:
+    def method_choices(self, task: str, factor: float | None = None, current: str | None = None) -> Any:
+        """The task's methods (for "sr", the models of the factor's scale); the current one stays if listed."""
         import gradio as gr
 
-        choices = self.methods.choices(task)
-        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+        choices = self.methods.choices(task, None if factor is None else int(factor))
+        keys = [key for _, key in choices]
+        return gr.update(choices=choices, value=current if current in keys else keys[0] if keys else None)
+
+    def method_note(self, task: str, method: str | None) -> str:
+        """What the chosen model expects (its scale, or its source -> target domains), shown below the list."""
+        return self.methods.note(task, method or None)
 
 
 def _json_safe(value: Any) -> Any:
@@ -294,18 +301,23 @@ def build_app(settings: UISettings | None = None, *, methods: Methods | None = N
                 whole = gr.Checkbox(False, label="Restore the whole volume (slow on CPU)", visible=False)
                 task = gr.Radio([(TASK_LABELS[t], t) for t in TASKS], value="denoise", label="Task",
                                 elem_id="task")
+                # any value is let through to the handler, which names what is wrong with it (a model of another
+                # scale, say); Gradio would only answer "not in the list of choices" of the first task
                 method = gr.Dropdown(first_choices, value=first_choices[0][1] if first_choices else None,
-                                     label="Model or method", elem_id="method")
-                uncertainty = gr.Checkbox(False, label="Uncertainty map (models: MC dropout or test-time "
+                                     label="Model or method", elem_id="method", allow_custom_value=True)
+                method_note = gr.Markdown(methods.note("denoise", first_choices[0][1] if first_choices else None),
+                                          elem_id="method-note")
+                uncertainty = gr.Checkbox(False, label="Uncertainty map (restoration models: MC dropout or test-time "
                                           "augmentation, 8 passes)")
                 with gr.Accordion("Add degradation (try a clean scan: it becomes the target)", open=True):
                     degrade = gr.Checkbox(False, label="Add degradation", elem_id="degrade")
                     noise = gr.Slider(0, pipeline.MAX_NOISE_PERCENT, value=5, step=0.5,
                                       label="Rician noise, % of the maximum")
                     hole = gr.Slider(0, 256, value=0, step=1, label="Centred square hole, pixels (0: none)")
-                    factor = gr.Slider(1, pipeline.MAX_FACTOR, value=1, step=1,
+                    factor = gr.Slider(1, pipeline.MAX_FACTOR, value=1, step=1, elem_id="factor",
                                        label="Resolution factor (SR: downsampling, or upscaling without "
-                                       "degradation; other tasks: k-space truncation)")
+                                       "degradation; SR models are listed at their own scale; denoise / "
+                                       "inpaint: k-space truncation)")
                     seed = gr.Number(0, label="Seed", precision=0)
                 with gr.Accordion("Inpainting mask: paint the missing pixels (default: a centred square)",
                                   open=False):
@@ -351,7 +363,9 @@ def build_app(settings: UISettings | None = None, *, methods: Methods | None = N
         files.clear(inspect, source, previews, concurrency_limit=None)
         index.release(inspect, source, previews, concurrency_limit=None)
         whole.input(inspect, source, previews, concurrency_limit=None)
-        task.change(user_errors(handlers.method_choices), task, method, queue=False)
+        for control in (task, factor):  # "sr" lists the models of the factor's scale
+            control.change(user_errors(handlers.method_choices), [task, factor, method], method, queue=False)
+        method.change(user_errors(handlers.method_note), [task, method], method_note, queue=False)
         shown = [input_image, output_image, difference_image, uncertainty_image, target_image, error_image]
         run.click(
             user_errors(handlers.restore),

@@ -28,9 +28,12 @@ def grid_zoom(outcome: Outcome, array: np.ndarray) -> tuple[float, ...] | None:
     return tuple(zoom) if outcome.request.degrade else tuple(1.0 / z for z in zoom)
 
 
-def as_volume(outcome: Outcome, array: np.ndarray, *, units: bool = True) -> Volume:
-    """A working-units array of `outcome` as a Volume in the scan's geometry (and units, unless `units=False`)."""
-    scaled = np.asarray(array, np.float32) * (outcome.scale if units else 1.0)
+def as_volume(outcome: Outcome, array: np.ndarray, *, units: bool = True, scale: float | None = None) -> Volume:
+    """A working-units array of `outcome` as a Volume in the scan's geometry (and units, unless `units=False`).
+
+    `scale` is what the array was divided by (default the region's maximum, `outcome.scale`).
+    """
+    scaled = np.asarray(array, np.float32) * ((scale or outcome.scale) if units else 1.0)
     return outcome.region.to_volume(scaled, zoom=grid_zoom(outcome, array))
 
 
@@ -86,7 +89,9 @@ def provenance_record(outcome: Outcome, files: dict[str, str], level: float, wid
         degradation=outcome.degraded.params,
         region={"shape": list(np.shape(outcome.region.data)), "axis": outcome.region.axis,
                 "index": outcome.region.index, "whole_volume": outcome.region.whole,
-                "working_units": f"input / {outcome.scale:g} (the region's maximum)"},
+                "working_units": f"input / {outcome.scale:g} (the region's maximum)"
+                + (f"; target / {outcome.target_scale:g} (its own maximum: another contrast)"
+                   if outcome.target_scale not in (None, outcome.scale) else "")},
         metrics={**outcome.metrics, "target": _target_kind(outcome)},
         seconds=outcome.seconds,
         files=files,
@@ -112,7 +117,8 @@ def write_result(outcome: Outcome, folder: Path, level: float, width: float) -> 
         "output": write_like_input(as_volume(outcome, outcome.output), outcome, folder, "output"),
     }
     if outcome.target is not None:
-        files["target"] = write_like_input(as_volume(outcome, outcome.target), outcome, folder, "target")
+        files["target"] = write_like_input(as_volume(outcome, outcome.target, scale=outcome.target_scale), outcome,
+                                           folder, "target")
     if outcome.uncertainty is not None:
         files["uncertainty"] = write_float_map(as_volume(outcome, outcome.uncertainty), outcome, folder,
                                                "uncertainty")

@@ -3,6 +3,8 @@
 Units: each region is divided by its maximum (the "working" units, [0, 1]) before the optional degradation
 and the method, as the bench does; outputs are mapped back to the input's units only when written. Every
 method sees only the degraded image and its mask: noise levels are estimated, as they would be on a real scan.
+A translation's target (another contrast or field strength: no common scale with the input) is divided by its
+own maximum instead.
 """
 
 from __future__ import annotations
@@ -253,7 +255,7 @@ class Request:
     """The choices of one press of "Restore" (everything but the files).
 
     Attributes:
-        task: "denoise", "inpaint" or "sr".
+        task: "denoise", "inpaint", "sr" or "translate" (which adds no degradation).
         method: a method key ("model:NAME" / "baseline:NAME", see `mrigan.ui.methods`).
         axis, index, whole: the region (see `select_region`).
         noise_percent: Rician noise to add, % of the region's maximum (0: none).
@@ -292,6 +294,9 @@ class Request:
                              f"{MAX_FACTOR}")
         if self.task == "sr" and self.factor < 2:
             raise UsageError("super-resolution needs a resolution factor of at least 2")
+        if self.task == "translate" and self.degrade:
+            raise UsageError("translation adds no degradation: untick \"Add degradation\" (to score the result, "
+                             "upload a target scan of the target contrast / field strength on the same grid)")
 
     def degradation_specs(self) -> dict[str, str | None]:
         """The `mrigan degrade` specs of the added degradation (all None when none is added)."""
@@ -362,6 +367,7 @@ class Outcome:
         uncertainty: per-voxel std in working units, or None.
         target: the reference in working units (the clean region when a degradation was added, else the
             ground truth given), or None.
+        target_scale: what the target was divided by: `scale`, or for a translation the target's own maximum.
         metrics: PSNR / SSIM of the output (and of the input, when on the same grid) against the target.
         seconds: the method's wall-clock time.
         method: what ran (name, kind, sha256, config, ...).
@@ -379,6 +385,7 @@ class Outcome:
     metrics: dict[str, float]
     seconds: float
     method: dict[str, Any]
+    target_scale: float | None = None
 
     @property
     def shown_input(self) -> np.ndarray:
@@ -393,7 +400,8 @@ def restore(scan: Scan, request: Request, methods: Methods, *, target: Scan | No
         request: the page's choices.
         methods: where the method comes from.
         target: a ground truth on the input's grid (ignored when a degradation is added: the clean input is
-            the target then).
+            the target then); for "translate", a scan of the target domain (it is also histogram matching's
+            reference).
 
     Raises:
         UsageError: bad choices. InputError: an empty image or a target that does not fit.
@@ -409,21 +417,32 @@ def restore(scan: Scan, request: Request, methods: Methods, *, target: Scan | No
     if known is not None:
         degraded.maps["mask"] = known.astype(np.float32)
         degraded.image = np.where(known, degraded.image, 0.0).astype(np.float32)
+    if request.degrade:
+        reference, target_scale = clean, scale
+    else:
+        own = request.task == "translate"  # another contrast: no common scale with the input
+        reference, target_scale = _target_region(target, region, scan, None if own else scale)
     start = time.perf_counter()
     try:
-        output, spread, method = methods.run(request.method, request.task, degraded, uncertainty=request.uncertainty)
+        output, spread, method = methods.run(
+            request.method, request.task, degraded, uncertainty=request.uncertainty,
+            reference=reference if request.task == "translate" else None)
     except ValueError as error:
         raise InputError(scan.name, str(error)) from None
     seconds = time.perf_counter() - start
-    reference = clean if request.degrade else _target_region(target, region, scan, scale)
     return Outcome(scan, region, request, scale, clean, degraded, np.asarray(output, np.float32), spread,
-                   reference, score(output, degraded.image, reference), seconds, method)
+                   reference, score(output, degraded.image, reference), seconds, method, target_scale)
 
 
-def _target_region(target: Scan | None, region: Region, scan: Scan, scale: float) -> np.ndarray | None:
-    """The ground truth's voxels matching `region`, in the input's working units."""
+def _target_region(target: Scan | None, region: Region, scan: Scan, scale: float | None
+                   ) -> tuple[np.ndarray | None, float | None]:
+    """The ground truth's voxels matching `region` divided by `scale` (None: by their own maximum), and that scale.
+
+    Raises:
+        InputError: a ground truth of another shape, or (own scale) one without positive values there.
+    """
     if target is None:
-        return None
+        return None, None
     volume = target.volume
     if volume.shape == scan.volume.shape:
         axis = 2 if region.axis is None else region.axis
@@ -433,7 +452,10 @@ def _target_region(target: Scan | None, region: Region, scan: Scan, scale: float
     else:
         raise InputError(target.name, f"ground truth of shape {volume.shape} does not match the input "
                          f"{scan.volume.shape}")
-    return (np.asarray(data, np.float32) / scale).astype(np.float32)
+    scale = float(np.max(data)) if scale is None else scale
+    if not scale > 0:
+        raise InputError(target.name, "the target has no positive values in this region (is it empty?)")
+    return (np.asarray(data, np.float32) / scale).astype(np.float32), scale
 
 
 def score(output: np.ndarray, shown_input: np.ndarray, target: np.ndarray | None) -> dict[str, float]:
