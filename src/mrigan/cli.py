@@ -152,18 +152,24 @@ def train(config: Path | None, overrides: tuple[str, ...], resume: Path | None, 
 
 @app.command()
 @click.argument("model")
-@click.option("--suite", type=click.Choice(["denoise", "inpaint"]), required=True)
+@click.option("--suite", type=click.Choice(["denoise", "inpaint", "sr", "translate", "field"]), required=True,
+              help="denoise / inpaint (restoration models), sr (super-resolution), translate (T1w <-> T2w) or "
+                   "field (7 T -> 9.4 T).")
 @click.option("--quick", is_flag=True, help="A few slices and one case.")
 @click.option("--slices", type=int, help="Contiguous axial slices (default 40; with --quick 6).")
 @click.option("--methods", help="Baselines to run beside it (default: all of the suite's).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
 def evaluate(model: str, suite: str, quick: bool, slices: int | None, methods: str | None, out: Path) -> None:
-    """Score a trained model (run folder, card, weights or name) on held-out Colin27 beside the baselines."""
+    """Score a trained model (run folder, card, weights or name) on held-out Colin27 beside the baselines.
+
+    For translate and field, a CycleGAN run folder brings both generators (and the round-trip rows).
+    """
     from mrigan.commands import run_bench
     from mrigan.training import model_of_run
 
-    run_bench(suite, quick=quick, methods=methods, slices=slices, out=out, models=[model_of_run(model)],
-              no_models=True)
+    given = model if suite in ("translate", "field") else model_of_run(model)
+    run_bench(suite, quick=quick, methods=methods, slices=slices, out=out, models=[given], no_models=True,
+              require_models=True)
 
 
 @app.command()

@@ -156,8 +156,11 @@ def _sample_names() -> tuple[str, ...]:
 
 
 def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | None, out: Path,
-              models: list[str] | None = None, no_models: bool = False) -> str:
-    """Run a bench suite, print its markdown table and where the files went."""
+              models: list[str] | None = None, no_models: bool = False, require_models: bool = False) -> str:
+    """Run a bench suite, print its markdown table and where the files went.
+
+    `require_models` (`mrigan evaluate`): a translation model with no case in the suite is an error.
+    """
     from mrigan.bench.runner import run_suite
     from mrigan.bench.suites import ALL_SUITES, TRANSLATION_SUITES
     from mrigan.data.samples import missing_reason
@@ -184,7 +187,8 @@ def run_bench(suite: str, *, quick: bool, methods: str | None, slices: int | Non
         model_methods = [_model_method(model, suite) for model in (models or [])]
     if not models and not no_models:
         model_methods = _shipped_methods(suite)
-    result = run_suite(suite, quick=quick, methods=names, n_slices=slices, out_dir=out, models=model_methods)
+    result = run_suite(suite, quick=quick, methods=names, n_slices=slices, out_dir=out, models=model_methods,
+                       require_models=require_models)
     print(f"## mrigan bench {suite}{' --quick' if quick else ''} (held-out Colin27, PSNR/SSIM with 95% CI over slices)\n")
     print(result.table)
     print(f"\nwritten: {', '.join(str(p) for p in result.files)}")

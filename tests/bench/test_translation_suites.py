@@ -132,3 +132,21 @@ def test_cli_bench_translate_quick_prints_a_table(run_mrigan, tmp_path):
     assert "| case | method | psnr_fg | ssim_fg | mse_fg |" in result.stdout
     assert "| T1w -> T2w | histmatch |" in result.stdout
     assert (tmp_path / "translate.md").exists()
+
+
+def test_cli_evaluate_scores_a_cyclegan_run_folder_with_its_round_trips(runs, run_mrigan, tmp_path):
+    result = run_mrigan("evaluate", runs["cyclegan"], "--suite", "translate", "--quick", "--slices", "2",
+                        "--methods", "identity", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for case in ("T1w -> T2w", "T2w -> T1w", "T1w -> T2w -> T1w", "T2w -> T1w -> T2w"):
+        assert f"| {case} | cyclegan-t1-t2 |" in result.stdout
+    assert (tmp_path / "translate.csv").exists()
+
+
+def test_cli_evaluate_refuses_a_model_the_suite_cannot_score(runs, run_mrigan, tmp_path):
+    out = tmp_path / "out"
+    result = run_mrigan("evaluate", runs["pix2pix"], "--suite", "translate", "--quick", "--slices", "2",
+                        "--out", out)
+    assert result.returncode == 2
+    assert "no case of its direction in the translate suite (try --suite field)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

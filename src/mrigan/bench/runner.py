@@ -65,6 +65,7 @@ def run_suite(
     out_dir: Path | None = None,
     progress: bool = True,
     models: list | None = None,
+    require_models: bool = False,
 ) -> BenchResult:
     """Run every method of a suite on the held-out block.
 
@@ -78,6 +79,7 @@ def run_suite(
         out_dir: where the CSV, table and figures go (None: nothing written).
         progress: show a progress bar.
         models: trained models with the baselines' call shape (`Enhancer.as_method()`), run after them.
+        require_models: translation suites: a model with no case here is an error (`mrigan evaluate`).
 
     Returns:
         The records, the markdown table, and the methods skipped with their reasons.
@@ -89,7 +91,8 @@ def run_suite(
 
     if suite_name in TRANSLATION_SUITES:
         return run_translation_suite(suite_name, quick=quick, methods=methods, sample=sample, n_slices=n_slices,
-                                     out_dir=out_dir, progress=progress, models=models)
+                                     out_dir=out_dir, progress=progress, models=models,
+                                     require_models=require_models)
     sample = sample or "colin27"
     suite = make_suite(suite_name, quick=quick)
     n_slices = n_slices or (QUICK_SLICES if quick else N_SLICES)

@@ -234,6 +234,7 @@ def score_volume(output: np.ndarray, truth: np.ndarray, brain: np.ndarray) -> di
 def run_translation_suite(
     suite_name: str, *, quick: bool = False, methods: list[str] | None = None, sample: str | None = None,
     n_slices: int | None = None, out_dir: Path | None = None, progress: bool = True, models: list | None = None,
+    require_models: bool = False,
 ):
     """Run the identity and histogram-matching rows and the given models on a translation suite.
 
@@ -246,6 +247,8 @@ def run_translation_suite(
         out_dir: where CSVs, the table and figures go (None: nothing written).
         progress: show a progress bar.
         models: `TranslationModelMethod`s (or anything with the call shape and a `supports(degraded)`).
+        require_models: a model that cannot run here (unavailable, or no case of its direction) is an error
+            raised before anything runs, rather than a "not run" line under the table.
 
     Returns:
         A `BenchResult`: per-slice records, and for the field suite `extra["volume"]` (3D scores) and
@@ -268,11 +271,13 @@ def run_translation_suite(
     runnable, names = [], set()
     for model in models or []:
         reason = model.available()
+        if not reason and not any(getattr(model, "supports", lambda _: True)(case.degraded()) for case in suite.cases):
+            other = next(s for s in TRANSLATION_SUITES if s != suite_name)
+            reason = f"no case of its direction in the {suite_name} suite (try --suite {other})"
+        if reason and require_models:
+            raise UsageError(f"{model.name}: {reason}")
         if reason:
             result.skipped[model.name] = reason
-            continue
-        if not any(getattr(model, "supports", lambda _: True)(case.degraded()) for case in suite.cases):
-            result.skipped[model.name] = f"no case of its direction in the {suite_name} suite"
             continue
         base, number = model.name, 2
         while model.name in names:
