@@ -20,14 +20,6 @@ def test_help_lists_every_command(run_mrigan):
         assert f"  {command} " in result.stdout
 
 
-@pytest.mark.parametrize("command", ["export"])
-def test_later_commands_say_so(run_mrigan, command):
-    result = run_mrigan(command, "anything")
-    assert result.returncode == 2
-    assert "not available yet" in result.stderr and "later version" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_degrade_nifti_keeps_geometry_and_records_parameters(run_mrigan, mni_nifti, tmp_path):
     output = tmp_path / "noisy.nii.gz"
     result = run_mrigan("degrade", mni_nifti, "-o", output, "--noise", "rician:0.05", "--seed", "7")

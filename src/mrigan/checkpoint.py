@@ -246,6 +246,19 @@ def read_card(card_or_weights_path: str | Path) -> tuple[dict[str, Any], Path]:
     return card, weights_path
 
 
+def weights_size(path: str | Path) -> int:
+    """Number of values stored in a safetensors file (parameters and any buffers), read from its header only.
+
+    Raises:
+        InputError: not a safetensors file.
+    """
+    import math
+
+    header = _check_safetensors_header(Path(path))
+    return sum(math.prod(entry["shape"]) for key, entry in header.items()
+               if key != "__metadata__" and isinstance(entry, dict) and "shape" in entry)
+
+
 def load_model(
     card_or_weights_path: str | Path, *, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -297,8 +310,12 @@ def load_model(
 # internals
 
 
-def _check_safetensors_header(path: Path) -> None:
-    """Refuse a file that does not start with a safetensors header (8-byte length, then a JSON object)."""
+def _check_safetensors_header(path: Path) -> dict[str, Any]:
+    """Refuse a file that does not start with a safetensors header (8-byte length, then a JSON object).
+
+    Returns:
+        The parsed header (tensor name -> dtype, shape, offsets; "__metadata__").
+    """
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise InputError(path, _NOT_SAFETENSORS)
     try:
@@ -319,6 +336,7 @@ def _check_safetensors_header(path: Path) -> None:
         raise InputError(path, _NOT_SAFETENSORS) from None
     if not isinstance(parsed, dict):
         raise InputError(path, _NOT_SAFETENSORS)
+    return parsed
 
 
 def _import_model_class(path: str, where: Path) -> type[nn.Module]:

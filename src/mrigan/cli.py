@@ -7,11 +7,6 @@ from pathlib import Path
 
 import click
 
-LATER = {
-    "export": "Write an export pack (output, figures, provenance)",
-}
-PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mrigan", prog_name="mrigan")
@@ -20,23 +15,6 @@ def app() -> None:
 
     For research use only; not a medical device.
     """
-
-
-def _later(name: str) -> click.Command:
-    def command() -> None:
-        from mrigan.errors import NotAvailableYet
-
-        raise NotAvailableYet(
-            f"`mrigan {name}` comes with a later version of mrigan; "
-            "available now: enhance, train, evaluate, degrade, simulate, bench, models"
-        )
-
-    return click.Command(name, callback=command, context_settings=PASS_THROUGH,
-                         help=f"{LATER[name]} (comes with a later version).")
-
-
-for _name in LATER:
-    app.add_command(_later(_name))
 
 
 @app.command()
@@ -238,6 +216,28 @@ def ui(models: tuple[str, ...], host: str, port: int, max_upload_mb: float, conc
     settings = UISettings(models=list(models), max_upload_mb=max_upload_mb, concurrency=concurrency,
                           queue_size=queue_size, keep_minutes=keep_minutes, device=device)
     serve(settings, host=host, port=port)
+
+
+@app.command()
+@click.argument("source", metavar="OUTPUT_OR_RUN_DIR", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The pack to write, a .zip file (written atomically).")
+@click.option("--input", "original", type=click.Path(path_type=Path),
+              help="Enhanced outputs: the scan it was made from (its sha256 must match the sidecar's); adds its "
+              "previews and an input / output / difference figure.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing pack (never a source).")
+def export(source: Path, output: Path, original: Path | None, overwrite: bool) -> None:
+    """Pack an enhanced output or a training run into one zip, with provenance and a manifest of sha256s.
+
+    OUTPUT_OR_RUN_DIR: something `mrigan enhance` wrote (a file or DICOM series folder with its OUTPUT.json):
+    the pack holds it, its provenance, its uncertainty map and PNG previews. Or a run folder of `mrigan train`:
+    the exported best (else final) generator, the config, metric CSVs, figures and a generated MODEL_CARD.md;
+    training checkpoints are never packed.
+    """
+    from mrigan.export import run_export
+
+    written = run_export(source, output, original=original, overwrite=overwrite)
+    click.echo(f"wrote {written}")
 
 
 @app.command()

@@ -43,8 +43,3 @@ class UsageError(MriganError):
 
     kind = "usage error"
 
-
-class NotAvailableYet(MriganError):
-    """A command that comes with a later version."""
-
-    kind = "not available yet"
