@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/ship_translation_model.py RUN_DIR --name pix2pix-7t-9t4 --suite field
         [--compare OTHER_RUN ...] [--slices 40] [--readme]
+    .venv/bin/python benchmarks/ship_translation_model.py RUN_DIR --name cyclegan-t2-t1 --suite translate --direction ba
 
 The generator is re-saved (safetensors + JSON card, new sha256) as models/NAME.*; the bench suite (`field`:
 7 T -> 9.4 T, `translate`: T1w <-> T2w) scores it beside its baselines and any `--compare` runs (e.g. the
 DCSRN run the issue asks it to beat), the card's `metrics.heldout` gets its numbers and `models/NAME.md` the
-model card a person reads. Which checkpoint to ship was decided on the validation slab of the training volumes
-(the run's best/), never on Colin27.
+model card a person reads. A CycleGAN run holds two generators: `--direction ab` (default) ships A -> B
+(generator.json), `--direction ba` ships B -> A (generator_ba.json). Which checkpoint to ship was decided on
+the validation slab of the training volumes (the run's best/), never on Colin27.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def readable_card(data: dict, module, tables: str, *, command: str) -> str:
     """The model card a person reads (models/NAME.md)."""
     config = data["config"]
+    how = ("each axial slice is translated whole" if data["inference"].get("mode") == "slices"
+           else "patches are stitched with Hann-weighted overlaps")
     parameters = sum(p.numel() for p in module.parameters())
     return f"""# `{data["name"]}`: {data["translation"]}
 
@@ -38,8 +42,7 @@ Training summary: {json.dumps(data.get("training") or {})[:400]}
 **Held-out scores** (Colin27 simulated the same way, never seen in training or selection; `{command}`):
 
 {tables}
-**Use.** `mrigan enhance scan.nii.gz -m {data["name"]} -o translated.nii.gz` (the grid is kept; patches are
-stitched with Hann-weighted overlaps).
+**Use.** `mrigan enhance scan.nii.gz -m {data["name"]} -o translated.nii.gz` (the grid is kept; {how}).
 
 **Limits.** Trained and scored on simulated contrasts of template anatomy; real scanner data at these field
 strengths, pathology and other sequences are outside what it saw.
@@ -57,12 +60,17 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--suite", choices=["field", "translate"], default="field")
+    parser.add_argument("--direction", choices=["ab", "ba"], default="ab",
+                        help="a CycleGAN run's generator to ship: ab (generator.json) or ba (generator_ba.json)")
     parser.add_argument("--compare", type=Path, nargs="*", default=[], help="other runs scored beside it")
     parser.add_argument("--slices", type=int, default=40)
     parser.add_argument("--sample", help="held-out anatomy (default the suite's: colin27-hires for field)")
     parser.add_argument("--readme", action="store_true", help="also write the tables into the README")
     args = parser.parse_args()
-    module, card = load_model(model_of_run(args.run_dir))
+    chosen = Path(model_of_run(args.run_dir))
+    if args.direction == "ba":
+        chosen = chosen.with_name("generator_ba.json")
+    module, card = load_model(chosen)
     stem = ROOT / "models" / args.name.replace("-", "_")
     keep = ("intensity", "source", "target", "translation", "spatial_dims", "inference", "checkpoint_kind")
     card_path = save_model(
@@ -83,6 +91,7 @@ def main() -> None:
     }
     write_atomic(card_path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"), overwrite=True)
     command = f"python benchmarks/ship_translation_model.py {args.run_dir} --name {args.name} --suite {args.suite}"
+    command += " --direction ba" if args.direction == "ba" else ""
     command += "".join(f" --compare {run}" for run in args.compare) + (f" --sample {args.sample}" if args.sample else "")
     write_atomic(stem.with_suffix(".md"), lambda p: p.write_text(readable_card(data, module, tables, command=command)),
                  overwrite=True)

@@ -250,6 +250,18 @@ def test_enhance_with_an_sr_model_upscales_in_plane_and_halves_the_voxel_size(mn
     assert sidecar["model"]["task"] == "super_resolve" and sidecar["options"]["scale"] == 2
 
 
+def test_an_sr_model_keeps_a_zero_background_black(mni_block, sr_model_card):
+    from mrigan.commands import load_enhancer
+    from mrigan.io import Volume
+
+    image = np.pad(mni_block[0][:, :, 2], 12)  # a skull-stripped-like slice on an exact-zero border
+    result = load_enhancer(str(sr_model_card), device="cpu").restore(Volume(image))
+    upscaled = result.volume.data
+    assert upscaled.shape == (2 * image.shape[0], 2 * image.shape[1])
+    assert np.all(upscaled[:20] == 0) and np.all(upscaled[:, -20:] == 0)  # not the brain's low percentile
+    assert upscaled[::2, ::2][image > 0].mean() == pytest.approx(image[image > 0].mean(), rel=0.05)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--scale", "4"], "upscales by 2 only"),
     (["--uncertainty", "tta"], "uncertainty"),

@@ -35,6 +35,32 @@ def test_intensity_scaling_is_robust_minmax_and_inverts():
         IntensityScaling.fit(np.zeros((4, 4)))
 
 
+def test_a_zero_background_stays_exactly_zero():
+    from mrigan.inference.intensity import zero_background
+
+    data = np.zeros((12, 12), np.float32)
+    data[4:8, 4:8] = np.arange(16, dtype=np.float32).reshape(4, 4) + 50.0
+    scaling = IntensityScaling.fit(data, low=10.0)  # low_value 51.5: the plain inverse puts 0 there
+    assert scaling.denormalise(np.zeros_like(data))[0, 0] == pytest.approx(scaling.low_value)
+    zero = zero_background(data)
+    back = scaling.denormalise(scaling.normalise(data), zero=zero)
+    assert np.all(back[data == 0] == 0) and np.all(back[data > 0] >= scaling.low_value)
+    eroded = zero_background(data, margin=1)  # one voxel away from the object
+    assert not eroded[3:9, 3:9].any() and eroded[2, 2] and eroded[0, 0]
+    holes = np.ones_like(data, dtype=bool)
+    holes[0, 0] = False  # an unknown pixel (a hole to fill) is not background
+    assert not zero_background(data, known=holes)[0, 0]
+
+
+def test_a_skull_stripped_scan_keeps_its_zero_background(make_picker):
+    data = np.zeros((24, 20, 3), np.float32)
+    data[6:18, 5:15] = np.random.default_rng(3).uniform(100.0, 400.0, (12, 10, 3))
+    result = make_picker(0).restore(volume_of(data), noise_sigma=0.0)  # returns its input channel
+    assert np.all(result.volume.data[data == 0] == 0)  # not the low percentile of the brain
+    inside = data >= result.info["intensity"]["low_value"]
+    np.testing.assert_allclose(result.volume.data[inside], data[inside], rtol=1e-5)
+
+
 def test_identity_network_returns_the_input_without_seams(make_picker):
     rng = np.random.default_rng(1)
     data = rng.uniform(10.0, 20.0, (37, 29, 5)).astype(np.float32)  # odd sizes: padded to 40 x 32, cropped back

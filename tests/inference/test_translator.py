@@ -87,6 +87,15 @@ def test_an_identity_generator_gives_the_input_back_on_the_same_grid(overrides, 
         assert all(call[2] % 8 == 0 and call[3] % 8 == 0 for call in recorder.calls)
 
 
+def test_a_zero_background_comes_back_zero_with_the_cards_percentile_scaling():
+    card = paired_card(["stitch.mode=slices"])  # the default 0.1 / 99.9 percentiles of the non-zero voxels
+    scan = volume((32, 32, 2))
+    scan.data[:8] = 0.0  # a skull-stripped border
+    result = Translator(identity_fcn(2), card).restore(scan)
+    assert np.all(result.volume.data[:8] == 0)
+    assert result.volume.data[8:].min() >= result.info["intensity"]["low_value"] - 1e-3
+
+
 def test_a_real_generator_maps_onto_the_input_range_the_same_whatever_the_batch():
     from mrigan.tasks.translate import CycleGANTask
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrigan.errors import InputError, UsageError
-from mrigan.inference.intensity import DEFAULT_INTENSITY, NORMALISATIONS, IntensityScaling
+from mrigan.inference.intensity import DEFAULT_INTENSITY, NORMALISATIONS, IntensityScaling, zero_background
 
 if TYPE_CHECKING:
     import torch
@@ -294,7 +294,7 @@ class Enhancer:
             scaling.normalise(data), mode=mode, known=known, noise_sigma=noise_sigma, label=label,
             uncertainty=uncertainty, samples=samples, batch_size=batch_size, progress=progress,
         )
-        restored = scaling.denormalise(network)
+        restored = scaling.denormalise(network, zero=zero_background(data, known=known))
         if info["mode"] == "inpaint" and known is not None:
             restored = np.where(known, data, restored).astype(np.float32)
         info.update(mask=mask_source, intensity=scaling.describe(), seconds=time.perf_counter() - start)

@@ -70,11 +70,40 @@ class IntensityScaling:
         scaled = np.clip((data - self.low_value) / self.scale, 0.0, 1.0)
         return np.where(data == 0, 0.0, scaled).astype(np.float32)
 
-    def denormalise(self, data: np.ndarray) -> np.ndarray:
-        """Normalised units -> input units (the linear inverse, no clipping), float32."""
-        return (self.low_value + np.asarray(data, dtype=np.float64) * self.scale).astype(np.float32)
+    def denormalise(self, data: np.ndarray, *, zero: np.ndarray | None = None) -> np.ndarray:
+        """Normalised units -> input units (the linear inverse, no clipping), float32.
+
+        Args:
+            data: normalised values.
+            zero: voxels that come back exactly 0 (the input's own zero background on the output's grid, see
+                `zero_background`), as `normalise` kept them 0; without it, 0 comes back as `low_value`.
+        """
+        restored = self.low_value + np.asarray(data, dtype=np.float64) * self.scale
+        if zero is not None:
+            restored = np.where(zero, 0.0, restored)
+        return restored.astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly record for provenance."""
         return {"normalise": "robust_minmax", "low": self.low, "high": self.high,
                 "low_value": self.low_value, "high_value": self.high_value}
+
+
+def zero_background(data: np.ndarray, *, known: np.ndarray | None = None, margin: int = 0) -> np.ndarray:
+    """The voxels of an exactly-0 background (skull-stripped, masked or exported scans), to stay 0 in an output.
+
+    Args:
+        data: the input in its own units.
+        known: 1 = known; unknown voxels (holes to fill) are never background.
+        margin: keep only zeros this many voxels away from any non-zero voxel, for outputs on another grid
+            whose edge voxels mix object and background.
+    """
+    zero = np.asarray(data) == 0
+    if known is not None:
+        zero &= np.asarray(known, dtype=bool)
+    if margin > 0 and zero.any():
+        from scipy.ndimage import binary_erosion
+
+        zero = binary_erosion(zero, structure=np.ones((3,) * zero.ndim, dtype=bool), iterations=margin,
+                              border_value=1)
+    return zero

@@ -49,7 +49,7 @@ class ModelMethod:
         """Restore `degraded.image`; returns float32 of its shape (the task keeps the grid)."""
         from mrigan.baselines.base import source_shape
         from mrigan.inference.enhancer import as_known_mask
-        from mrigan.inference.intensity import IntensityScaling
+        from mrigan.inference.intensity import IntensityScaling, zero_background
 
         image = np.asarray(degraded.image, dtype=np.float32)
         if source_shape(degraded) != image.shape:
@@ -66,7 +66,7 @@ class ModelMethod:
             sigma = None if sigma is None else sigma / scaling.scale
         output, _, info = self.enhancer.restore_normalised(data, mode=self.task, known=known, noise_sigma=sigma)
         if scaling is not None:
-            output = scaling.denormalise(output)
+            output = scaling.denormalise(output, zero=zero_background(image, known=known))
         if info["mode"] == "inpaint" and known is not None:
             output = np.where(known, image, output)
         return np.asarray(output, dtype=np.float32)

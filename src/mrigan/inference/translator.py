@@ -33,7 +33,7 @@ import numpy as np
 
 from mrigan.errors import InputError
 from mrigan.inference.enhancer import EnhanceResult, LoadedModel
-from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling
+from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling, zero_background
 
 if TYPE_CHECKING:
     import torch
@@ -135,7 +135,7 @@ class Translator(LoadedModel):
                                     device=str(self.device))
             else:
                 translated = self._slices(normalised, batch_size)
-        output = scaling.denormalise(translated if data.ndim == 3 else translated[..., 0])
+        output = scaling.denormalise(translated if data.ndim == 3 else translated[..., 0], zero=zero_background(data))
         info = {
             "mode": "translate", "mode_requested": "translate", "translation": self.direction,
             "source": self.card["source"], "target": self.card["target"],

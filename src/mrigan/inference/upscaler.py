@@ -16,7 +16,7 @@ import numpy as np
 
 from mrigan.errors import InputError
 from mrigan.inference.enhancer import EnhanceResult, LoadedModel
-from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling
+from mrigan.inference.intensity import DEFAULT_INTENSITY, IntensityScaling, zero_background
 
 if TYPE_CHECKING:
     import torch
@@ -92,7 +92,11 @@ class Upscaler(LoadedModel):
         run = upscale_through_plane if through_plane else upscale
         with torch.inference_mode():
             upscaled = run(self.model, self.card, scaling.normalise(data), batch_size=batch_size)
-        restored = scaling.denormalise(upscaled)
+        # the input's zero background stays 0 (a voxel away from the object, so edge voxels keep the model's values)
+        zero = zero_background(data, margin=1)
+        for axis in (2,) if through_plane else (0, 1):
+            zero = np.repeat(zero, self.scale, axis=axis)
+        restored = scaling.denormalise(upscaled, zero=zero[tuple(slice(0, n) for n in upscaled.shape)])
         if through_plane:
             zoom: tuple[float, ...] = (1.0, 1.0, float(self.scale))
         else:
