@@ -42,6 +42,7 @@ Training summary: {json.dumps(data.get("training") or {})[:400]}
 **Held-out scores** (Colin27 simulated the same way, never seen in training or selection; `{command}`):
 
 {tables}
+
 **Use.** `mrigan enhance scan.nii.gz -m {data["name"]} -o translated.nii.gz` (the grid is kept; {how}).
 
 **Limits.** Trained and scored on simulated contrasts of template anatomy; real scanner data at these field
