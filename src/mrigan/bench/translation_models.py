@@ -67,8 +67,10 @@ class TranslationModelMethod:
         self.directions: list[tuple[Any, dict[str, Any]]] = [self._load(card)]
         if inverse is not None:
             self.add_inverse(inverse)
-        config_name = self.card.get("config", {}).get("name")
-        self.name = name or str(config_name or Path(card).parent.parent.name)
+        card_name = self.card.get("name")  # a shipped model's own; a run exports "generator" / "generator_ba"
+        if card_name in ("generator", "generator_ba"):
+            card_name = self.card.get("config", {}).get("name")
+        self.name = name or str(card_name or Path(card).parent.parent.name)
 
     @classmethod
     def from_path(cls, path: str | Path, **kwargs: Any) -> TranslationModelMethod:
