@@ -265,6 +265,7 @@ def check_pack_path(target: Path, *, overwrite: bool, sources: list[Path]) -> Pa
 def enhanced_pack(found: EnhancedSource, original: Path | None = None) -> Pack:
     """The pack of an enhanced output: the output, its provenance and uncertainty, previews, the figure."""
     from mrigan import io
+    from mrigan.display import grey
 
     record, output = found.record, found.output
     model = record["model"]
@@ -295,7 +296,7 @@ def enhanced_pack(found: EnhancedSource, original: Path | None = None) -> Pack:
     for axis, plane in enumerate(planes):
         suffix = f"_{plane}" if plane else ""
         shown = display_plane(volume, axis)
-        pack.add_bytes(f"previews/output{suffix}.png", png_bytes(grey_of(shown, window)),
+        pack.add_bytes(f"previews/output{suffix}.png", png_bytes(grey(shown, *window)),
                        f"the output{_plane_phrase(plane, volume, axis)}")
         if uncertainty is not None:
             pack.add_bytes(f"previews/uncertainty{suffix}.png", uncertainty_preview(volume, uncertainty, axis, window),
@@ -312,7 +313,7 @@ def enhanced_pack(found: EnhancedSource, original: Path | None = None) -> Pack:
         input_window = auto_window_of(scan.data)
         for axis, plane in enumerate(plane_names(scan)):
             suffix = f"_{plane}" if plane else ""
-            pack.add_bytes(f"previews/input{suffix}.png", png_bytes(grey_of(display_plane(scan, axis), input_window)),
+            pack.add_bytes(f"previews/input{suffix}.png", png_bytes(grey(display_plane(scan, axis), *input_window)),
                            f"the original scan{_plane_phrase(plane, scan, axis)} (its own window)")
         if scan.ndim == volume.ndim:
             pack.add_bytes("figures/input_output_difference.png",
@@ -377,12 +378,6 @@ def display_plane(volume, axis: int, shape: tuple[int, int] | None = None) -> np
     return resize_nearest(plane, shape) if tuple(shape) != plane.shape else plane
 
 
-def grey_of(plane: np.ndarray, window: tuple[float, float]) -> np.ndarray:
-    from mrigan.display import grey
-
-    return grey(plane, *window)
-
-
 def png_bytes(image: np.ndarray) -> bytes:
     """A uint8 grey or RGB image as PNG bytes."""
     from PIL import Image
@@ -394,12 +389,12 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def uncertainty_preview(volume, uncertainty, axis: int, window: tuple[float, float]) -> bytes:
     """The uncertainty laid over the output (inferno); alone when the map is not on the output's grid."""
-    from mrigan.display import colour, overlay_rgb, symmetric_limit
+    from mrigan.display import colour, grey, overlay_rgb, symmetric_limit
 
     if uncertainty.shape == volume.shape:
         base = display_plane(volume, axis)
         heat = display_plane(volume.with_data(np.asarray(uncertainty.data, np.float32)), axis)
-        return png_bytes(overlay_rgb(grey_of(base, window), heat))
+        return png_bytes(overlay_rgb(grey(base, *window), heat))
     heat = display_plane(uncertainty, axis)
     return png_bytes(colour(heat, "inferno", 0.0, symmetric_limit(heat)))
 
