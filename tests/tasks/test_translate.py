@@ -70,6 +70,27 @@ def test_cyclegan_steps_are_finite_and_validation_scores_four_directions():
     assert card["source"]["contrast"] == "t2w" and card["target"]["contrast"] == "t1w"
 
 
+@pytest.mark.parametrize("sigma", [0.0, 0.05])
+def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
+    """The cycle pass gets G(A) plus N(0, cycle_noise^2); with 0 it gets G(A) itself (the usual CycleGAN)."""
+    torch.manual_seed(0)
+    task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml",
+                                        [*SMALL, "loss.pool_size=0", f"loss.cycle_noise={sigma}"]))
+    outputs_ab, inputs_ba = [], []
+    task.generator.register_forward_hook(lambda module, args, output: outputs_ab.append(output.detach()))
+    task.generator_ba.register_forward_pre_hook(lambda module, args: inputs_ba.append(args[0].detach()))
+    _train(task, _batch(("a", "b")), steps=1)
+    fake_b, translated_back = outputs_ab[0], inputs_ba[1]  # G(A) first; F sees B, then G(A) for the cycle
+    jitter = translated_back - fake_b
+    assert float(jitter.std()) == pytest.approx(sigma, rel=0.1, abs=1e-12)
+    assert abs(float(jitter.mean())) < 0.1 * sigma + 1e-12
+
+
+def test_cyclegan_cycle_noise_must_not_be_negative():
+    with pytest.raises(UsageError, match="cycle_noise must be >= 0"):
+        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["loss.cycle_noise=-0.1"])
+
+
 @pytest.mark.parametrize("config, extra, shape", [
     ("pix2pix_7t_9t4.yaml", ["stitch.stride=16"], (2, 1, 32, 32)),
     ("pix2pix_7t_9t4_dcgan.yaml", ["loss.gdl=1.0"], (2, 1, 32, 32)),

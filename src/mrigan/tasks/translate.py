@@ -171,12 +171,23 @@ class AdversarialConfig:
 
 @dataclass
 class CycleLossConfig(AdversarialConfig):
-    """CycleGAN loss weights (seed 003: LSGAN, cycle 10, identity 0.5 of it, a pool of 50 past fakes)."""
+    """CycleGAN loss weights (seed 003: LSGAN, cycle 10, identity 0.5 of it, a pool of 50 past fakes).
+
+    `cycle_noise` (0: off) is the standard deviation, on the [0, 1] intensity scale, of Gaussian noise added to
+    each translation before it is translated back for the cycle loss (Bashkirova et al. 2019, "adversarial
+    self-defense"): a generator can then no longer pass the input's details, its noise included, through a faint
+    pattern hidden in its output, which shows up as grain against the true image.
+    """
 
     adversarial_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"
     cycle: float = 10.0
     identity: float = 0.5
     pool_size: int = 50
+    cycle_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cycle_noise < 0:
+            raise ValueError(f"loss.cycle_noise must be >= 0 (got {self.cycle_noise})")
 
 
 @dataclass
@@ -508,8 +519,8 @@ class CycleGANTask(_TranslationTask):
                       (self.discriminators["discriminator_a"], real_a, self.pools["a"].query(fake_a))]
         logs = self._discriminator_step(step, judged)
         with step.autocast():
-            cycle = (self.generator_ba(fake_b).float() - real_a).abs().mean() + \
-                (self.generator(fake_a).float() - real_b).abs().mean()
+            cycle = (self.generator_ba(self._jitter(fake_b)).float() - real_a).abs().mean() + \
+                (self.generator(self._jitter(fake_a)).float() - real_b).abs().mean()
             loss_g = loss.cycle * cycle
             logs["cycle"] = float(cycle.detach())
             if loss.identity > 0:
@@ -525,6 +536,11 @@ class CycleGANTask(_TranslationTask):
         step.optimize("generator", loss_g)
         logs["loss_g"] = float(loss_g.detach())
         return logs
+
+    def _jitter(self, fake: torch.Tensor) -> torch.Tensor:
+        """A translation as the cycle loss passes it back: with `loss.cycle_noise` added (if any)."""
+        sigma = self.config.loss.cycle_noise
+        return fake + sigma * torch.randn_like(fake) if sigma > 0 else fake
 
     def _passes(self, batch: dict[str, torch.Tensor], models: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
         to_b, to_a = models["generator"], models["generator_ba"]
