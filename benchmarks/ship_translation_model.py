@@ -21,9 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readable_card(data: dict, module, tables: str, *, command: str) -> str:
+def readable_card(data: dict, module, tables: str, *, command: str, config_file: str | None = None,
+                  history: str | None = None) -> str:
     """The model card a person reads (models/NAME.md)."""
     config = data["config"]
+    config_file = config_file or f"configs/translation/{config['name'].replace('-', '_')}.yaml"
+    history = f"\nHow this run went: {history}" if history else ""
     how = ("each axial slice is translated whole" if data["inference"].get("mode") == "slices"
            else "patches are stitched with Hann-weighted overlaps")
     parameters = sum(p.numel() for p in module.parameters())
@@ -34,10 +37,10 @@ trained by the `{config["task"]}` recipe; it runs on {data["inference"]["mode"]}
 Weights: `{data["weights_file"]}`, sha256 `{data["sha256"]}` (checked on every load). Research use only; not a
 medical device.
 
-**How it was trained.** `mrigan train configs/translation/{config["name"].replace("-", "_")}.yaml` (the resolved
+**How it was trained.** `mrigan train {config_file}` (the resolved
 config is in the JSON card): source and target simulated from the tissue maps of MNI152 2009a and inia19 with the
 MR signal equations ({data["translation"]}; a central slab of each held out for validation), on this 2-core CPU.
-Training summary: {json.dumps(data.get("training") or {})[:400]}
+Training summary: {json.dumps(data.get("training") or {})[:400]}{history}
 
 **Held-out scores** (Colin27 simulated the same way, never seen in training or selection; `{command}`):
 
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=40)
     parser.add_argument("--sample", help="held-out anatomy (default the suite's: colin27-hires for field)")
     parser.add_argument("--readme", action="store_true", help="also write the tables into the README")
+    parser.add_argument("--config", help="the config file the run was trained from (default: from its name)")
+    parser.add_argument("--history", help="a sentence for the card on how the run went (e.g. a resumed fork)")
     args = parser.parse_args()
     chosen = Path(model_of_run(args.run_dir))
     if args.direction == "ba":
@@ -94,8 +99,8 @@ def main() -> None:
     command = f"python benchmarks/ship_translation_model.py {args.run_dir} --name {args.name} --suite {args.suite}"
     command += " --direction ba" if args.direction == "ba" else ""
     command += "".join(f" --compare {run}" for run in args.compare) + (f" --sample {args.sample}" if args.sample else "")
-    write_atomic(stem.with_suffix(".md"), lambda p: p.write_text(readable_card(data, module, tables, command=command)),
-                 overwrite=True)
+    text = readable_card(data, module, tables, command=command, config_file=args.config, history=args.history)
+    write_atomic(stem.with_suffix(".md"), lambda p: p.write_text(text), overwrite=True)
     print(tables)
     print(f"shipped {card_path} (sha256 {data['sha256'][:12]}...)")
     if args.readme:
