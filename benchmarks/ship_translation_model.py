@@ -98,6 +98,7 @@ def main() -> None:
     write_atomic(card_path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"), overwrite=True)
     command = f"python benchmarks/ship_translation_model.py {args.run_dir} --name {args.name} --suite {args.suite}"
     command += " --direction ba" if args.direction == "ba" else ""
+    command += f" --config {args.config}" if args.config else ""
     command += "".join(f" --compare {run}" for run in args.compare) + (f" --sample {args.sample}" if args.sample else "")
     text = readable_card(data, module, tables, command=command, config_file=args.config, history=args.history)
     write_atomic(stem.with_suffix(".md"), lambda p: p.write_text(text), overwrite=True)
