@@ -39,7 +39,7 @@ def degrade(input: Path, output: Path, noise: str | None, hole: str | None, down
 
 @app.command()
 @click.option("--anatomy", default="mni152", show_default=True,
-              help="mni152, colin27, colin27-hires, inia19, or a folder with gm/wm/csf NIfTI maps.")
+              help="mni152, mni152-gmm, colin27, colin27-hires, inia19, or a folder with gm/wm/csf NIfTI maps.")
 @click.option("--contrast", type=click.Choice(["t1w", "t2w", "pdw"]), default="t1w", show_default=True)
 @click.option("--sequence", type=click.Choice(["se", "gre"]), default="se", show_default=True,
               help="se: spin echo; gre: spoiled gradient echo.")
@@ -120,12 +120,16 @@ def register(moving: Path, fixed: Path, output: Path, deformable: bool, upsample
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value, e.g. --set trainer.max_steps=500 (repeatable).")
 @click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in this folder exactly.")
+@click.option("--init-from", type=click.Path(path_type=Path),
+              help="Fine-tune: start a new run from the weights of this run folder (its latest checkpoint) or "
+                   "checkpoint file; the config may change the data and losses, not the networks.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default runs/NAME-TIMESTAMP).")
-def train(config: Path | None, overrides: tuple[str, ...], resume: Path | None, out: Path | None) -> None:
+def train(config: Path | None, overrides: tuple[str, ...], resume: Path | None, init_from: Path | None,
+          out: Path | None) -> None:
     """Train the recipe a config names (e.g. configs/umr_gan.yaml) on CPU, a GPU, or many (torchrun)."""
     from mrigan.training import run_train
 
-    run_train(config, overrides=list(overrides), resume=resume, out=out)
+    run_train(config, overrides=list(overrides), resume=resume, out=out, init_from=init_from)
 
 
 @app.command()

@@ -49,10 +49,20 @@ def load_run_config(path: Path | None, overrides: list[str], *, task: str | None
     return load_config(config_class, path, overrides)
 
 
-def run_train(config_path: Path | None, *, overrides: list[str], resume: Path | None, out: Path | None) -> Path:
-    """Train a recipe; returns the run folder (config, metrics, figures, checkpoints, exported model)."""
+def run_train(
+    config_path: Path | None, *, overrides: list[str], resume: Path | None, out: Path | None,
+    init_from: Path | None = None,
+) -> Path:
+    """Train a recipe; returns the run folder (config, metrics, figures, checkpoints, exported model).
+
+    `init_from` (a run folder or checkpoint) fine-tunes: a new run that starts from those weights.
+    """
     from mrigan.engine import Trainer, make_loader
 
+    if resume is not None and init_from is not None:
+        raise UsageError("--resume continues a run, --init-from starts a new one from a run's weights: give one")
+    if init_from is not None and not Path(init_from).exists():
+        raise InputError(init_from, "no such run folder or checkpoint to fine-tune from")
     if resume is not None:
         resume = Path(resume)
         saved = resume / "config.yaml"
@@ -73,7 +83,7 @@ def run_train(config_path: Path | None, *, overrides: list[str], resume: Path | 
     train_loader = make_loader(train_set, config.data.batch_size, seed, num_workers=config.data.num_workers)
     validation_loader = make_loader(validation_set, 4, seed, shuffle=False)
     result = Trainer(config.trainer, run_dir, run_config=config).fit(
-        task, train_loader, validation_loader, resume=resume is not None
+        task, train_loader, validation_loader, resume=resume is not None, init_from=init_from
     )
     print(f"run folder: {result.run_dir}  steps: {result.steps}  best {result.best_metric} at {result.best_step}")
     if result.model_dir:

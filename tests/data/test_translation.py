@@ -156,3 +156,49 @@ def test_bad_grids_and_small_volumes_are_refused():
         PatchGrid((32, 32), 11)
     with pytest.raises(ValueError, match="overlap_mode"):
         PatchGrid((32, 32), 12, "max")
+
+
+def test_zoomed_anatomy_spans_more_voxels_with_the_same_tissue_volume():
+    from mrigan.data.translation import zoomed_tissues
+
+    rng = np.random.default_rng(0)
+    wm = np.zeros((16, 16, 6), np.float32)
+    wm[4:12, 5:11, 1:5] = 1.0
+    tissues = {"wm": wm, "gm": np.clip(rng.random(wm.shape).astype(np.float32) * (1 - wm), 0, 1)}
+    spacing, zoomed, brain = zoomed_tissues(tissues, (1.0, 1.0, 2.0), 2.0)
+    assert spacing == (0.5, 0.5, 1.0) and zoomed["wm"].shape == brain.shape == (32, 32, 12)
+    for name, maps in tissues.items():  # millilitres of each tissue are kept (to the linear resampling's edges)
+        assert zoomed[name].sum() * 0.25 == pytest.approx(maps.sum() * 2.0, rel=0.1)
+        assert zoomed[name].min() >= 0 and zoomed[name].max() <= 1
+    with pytest.raises(ValueError, match="zoom must be positive"):
+        zoomed_tissues(tissues, (1.0, 1.0, 1.0), 0.0)
+
+
+def test_zooms_add_finer_grids_of_each_anatomy_and_keep_the_plain_one(volume):
+    plain, zoomed = translation_volumes(["mni152"], T1W, T2W, max_slices=24, zooms=[1, 2])
+    assert (plain.subject_id, zoomed.subject_id) == ("mni152", "mni152@2x")
+    np.testing.assert_array_equal(plain.image, volume.image)  # zoom 1 draws the same noise as before zooms
+    assert zoomed.spacing == tuple(s / 2 for s in plain.spacing) and zoomed.image.shape[-1] == 24
+    assert zoomed.image.shape[:2] == tuple(2 * n for n in plain.image.shape[:2])
+    # the same anatomy at twice the scale: the zoomed brain is about four times the plain one in a slice
+    assert 3.0 < zoomed.brain.sum() / plain.brain.sum() / (zoomed.image.shape[-1] / plain.image.shape[-1]) < 5.0
+
+
+def test_mni152_gmm_is_the_same_brain_segmented_like_the_other_samples():
+    from mrigan.commands import load_tissues
+
+    reference, shipped = load_tissues("mni152")
+    other, segmented = load_tissues("mni152-gmm")
+    assert other.shape == reference.shape
+    brain = sum(shipped.values()) > 0.5
+    total = sum(segmented.values())
+    np.testing.assert_allclose(total[brain], 1.0, atol=1e-4)
+    # the same tissues (volumes within 30%: the mixture gives white matter's partial-volume rim to grey matter), but
+    # crisper: far more voxels are one tissue with little doubt
+    for name in ("gm", "wm"):
+        assert segmented[name].sum() == pytest.approx(shipped[name].sum(), rel=0.3)
+
+    def crisp(maps):
+        return float((np.max(np.stack(list(maps.values())), axis=0)[brain] > 0.9).mean())
+
+    assert crisp(segmented) > crisp(shipped) + 0.15

@@ -228,3 +228,14 @@ def test_the_simulated_default_keeps_its_card_and_scores_all_four_directions():
     batch.update(brain=torch.ones((2, 1, 32, 32)), field=torch.ones((2, 1, 32, 32)))
     metrics = task.validation_step(batch, {name: m.eval() for name, m in task.modules().items()})
     assert metrics["ssim_fg"] == pytest.approx(0.5 * (metrics["a2b_ssim_fg"] + metrics["b2a_ssim_fg"]))
+
+
+def test_zooms_must_be_positive_and_only_apply_to_simulated_anatomies(pairs):
+    from mrigan.errors import UsageError
+    from mrigan.tasks.translate import check_user_data
+    from mrigan.training import load_run_config
+
+    for extra, message in ((["data.zooms=[]"], "one or more positive"), (["data.zooms=[1,0]"], "one or more positive"),
+                           ([f"data.pairs={pairs}", "data.zooms=[1,2]"], "does not apply to user folders")):
+        with pytest.raises(UsageError, match=message):
+            check_user_data(load_run_config(CONFIGS / "pix2pix_t1_t2.yaml", [*TINY, *extra]))

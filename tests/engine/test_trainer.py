@@ -23,7 +23,7 @@ from mrigan.engine.figures import as_display_slices
 from mrigan.engine.logs import CsvLog
 from mrigan.engine.state import load_checkpoint
 from mrigan.engine.trainer import _amp_settings
-from mrigan.errors import OutputError, UsageError
+from mrigan.errors import InputError, OutputError, UsageError
 
 
 @dataclass
@@ -275,3 +275,35 @@ def test_csv_log_drops_rows_after_the_checkpoint_and_grows_columns(tmp_path):
 )
 def test_display_slices(shape, expected):
     assert as_display_slices(np.zeros(shape)).shape == expected
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path):
+    from tiny_task import TinyGenerator
+
+    source, _ = fit(tmp_path / "source", small_config(val_every=3))
+    trained = {k: v.clone() for k, v in source.generator.state_dict().items()}
+    # learning rates of 0: after one step the parameters are still the ones loaded (BatchNorm statistics move)
+    frozen = TinyGanTask(lr_generator=0.0, lr_discriminator=0.0)
+    train, validation = loaders()
+    result = Trainer(small_config(max_steps=1, val_every=1), tmp_path / "tuned").fit(
+        frozen, train, validation, init_from=tmp_path / "source")
+    assert result.steps == 1 and result.resumed_from is None
+    for name, parameter in frozen.generator.named_parameters():
+        assert torch.equal(parameter, trained[name]), name
+    card = yaml.safe_load((tmp_path / "tuned" / "final" / "generator.json").read_text())
+    origin = card["training"]["initialised_from"]
+    checkpoint_file = tmp_path / "source" / "checkpoints" / "step_0000006.pt"
+    assert origin == {"checkpoint": str(checkpoint_file), "sha256": digest(checkpoint_file), "step": 6}
+    assert card["training"]["steps"] == 1
+    # resuming the fine-tuned run keeps its origin in the cards
+    Trainer(small_config(max_steps=2, val_every=1), tmp_path / "tuned").fit(
+        TinyGanTask(), *loaders(), resume=True)
+    card = yaml.safe_load((tmp_path / "tuned" / "final" / "generator.json").read_text())
+    assert card["training"]["steps"] == 2 and card["training"]["initialised_from"] == origin
+
+    wider = TinyGanTask()
+    wider.generator = TinyGenerator(width=8)
+    with pytest.raises(InputError, match="its generator does not fit this config's network"):
+        Trainer(small_config(max_steps=1), tmp_path / "wider").fit(wider, train, init_from=tmp_path / "source")
+    with pytest.raises(InputError, match="no training checkpoint"):
+        Trainer(small_config(max_steps=1), tmp_path / "none").fit(TinyGanTask(), train, init_from=tmp_path)

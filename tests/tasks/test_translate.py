@@ -173,3 +173,21 @@ def test_run_train_end_to_end_exports_translate_models(tmp_path, config, exporte
         assert card["task"] == "translate" and card["source"] != card["target"]
         assert " -> " in card["translation"] and "colin27" in json.dumps(card["training"])
         assert generator(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_fine_tuning_takes_new_data_and_names_its_origin(tmp_path):
+    from mrigan.checkpoint import load_model
+    from mrigan.errors import InputError
+
+    first = run_train(CONFIGS / "pix2pix_7t_9t4.yaml", overrides=[*SMALL, *RUN], resume=None, out=tmp_path / "a")
+    tuned = run_train(CONFIGS / "pix2pix_7t_9t4.yaml", overrides=[*SMALL, *RUN, "data.samples=[mni152-gmm]"],
+                      resume=None, out=tmp_path / "b", init_from=first)
+    _, card = load_model(tuned / "final" / "generator.json")
+    assert card["training"]["initialised_from"]["step"] == 2 and card["training"]["steps"] == 2
+    assert card["training"]["data"]["samples"] == ["mni152-gmm"]
+    with pytest.raises(UsageError, match="give one"):
+        run_train(None, overrides=[], resume=first, out=None, init_from=first)
+    with pytest.raises(InputError, match="no such run folder"):
+        run_train(CONFIGS / "pix2pix_7t_9t4.yaml", overrides=[*SMALL, *RUN], resume=None, out=tmp_path / "c",
+                  init_from=tmp_path / "missing")
+    assert not (tmp_path / "c").exists()

@@ -2,12 +2,15 @@
 
 - "mni152": MNI ICBM152 2009a nonlinear symmetric T1 (1 mm) with its GM and WM probability maps, from
   nilearn's package data. Skull-stripped.
+- "mni152-gmm": the same MNI152 T1, its tissue maps segmented from the T1 by the 3-class Gaussian mixture that
+  every other sample gets (`mrigan.physics.tissue_maps_from_t1`) instead of the shipped probability maps: a human
+  anatomy with the crisper tissue boundaries of a segmented scan.
 - "colin27": Colin Holmes' 27-average T1 at 1 mm (`ch2.nii.gz`, with skull; brain mask from `ch2bet.nii.gz`),
   from Debian's mricron-data.
 - "colin27-hires": the same brain at 0.5 mm (`ch2better.nii.gz`, brain-extracted), from mricron-data.
 - "inia19": the INIA19 rhesus macaque T1 template at 0.5 mm (skull-stripped), from mricron-data.
 
-Protocol: train on mni152 and inia19; colin27 is held out for every reported number.
+Protocol: train on mni152 (or mni152-gmm) and inia19; colin27 is held out for every reported number.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def _nilearn_data() -> Path:
 
 
 def _files(name: str) -> dict[str, Path]:
-    if name == "mni152":
+    if name in ("mni152", "mni152-gmm"):
         base = _nilearn_data()
         return {
             kind: base / f"mni_icbm152_{kind}_tal_nlin_sym_09a_converted.nii.gz"
@@ -67,6 +70,7 @@ def _files(name: str) -> dict[str, Path]:
 
 SAMPLES: dict[str, str] = {
     "mni152": "MNI ICBM152 2009a T1 + GM/WM maps, 1 mm (nilearn package data)",
+    "mni152-gmm": "MNI ICBM152 2009a T1, 1 mm, tissue maps from a Gaussian mixture of the T1 (nilearn package data)",
     "colin27": "Colin27 T1, 1 mm, with skull (Debian mricron-data) - held out",
     "colin27-hires": "Colin27 T1, 0.5 mm, brain only (Debian mricron-data) - held out",
     "inia19": "INIA19 macaque T1, 0.5 mm, brain only (Debian mricron-data)",
@@ -83,8 +87,13 @@ def missing_reason(name: str) -> str | None:
     return f"{missing[0]} not found (is nilearn installed?)"
 
 
+SEGMENTATION_VARIANTS = {"mni152-gmm": "mni152"}
+"""Samples that are another sample's scan with other tissue maps (a scan viewer lists the scan once)."""
+
+
 def available_samples() -> list[str]:
-    return [name for name in SAMPLES if missing_reason(name) is None]
+    """Installed sample scans, each scan once (no segmentation variants)."""
+    return [name for name in SAMPLES if name not in SEGMENTATION_VARIANTS and missing_reason(name) is None]
 
 
 @functools.lru_cache(maxsize=4)
@@ -99,13 +108,14 @@ def load_sample(name: str) -> Sample:
     files = _files(name)
     t1 = read(files["t1"])
     tissues = None
-    if name == "mni152":
+    if name in ("mni152", "mni152-gmm"):
         gm = read(files["gm"]).data / 255.0
         wm = read(files["wm"]).data / 255.0
         brain = fill_holes((t1.data > 0) | (gm + wm > 0.2))
         gm, wm = gm * brain, wm * brain
         csf = np.clip(brain - gm - wm, 0.0, 1.0)
-        tissues = {"gm": gm.astype(np.float32), "wm": wm.astype(np.float32), "csf": csf.astype(np.float32)}
+        if name == "mni152":
+            tissues = {"gm": gm.astype(np.float32), "wm": wm.astype(np.float32), "csf": csf.astype(np.float32)}
     elif name == "colin27":
         brain = fill_holes(read(files["brain"]).data > 0)
     else:

@@ -106,6 +106,25 @@ def _tissues(anatomy: str) -> tuple[tuple[float, ...], dict[str, np.ndarray], np
     return tuple(float(s) for s in reference.spacing), tissues, brain
 
 
+def zoomed_tissues(
+    tissues: dict[str, np.ndarray], spacing: Sequence[float], zoom: float,
+) -> tuple[tuple[float, ...], dict[str, np.ndarray], np.ndarray]:
+    """Tissue maps resampled onto a grid `zoom` times finer per axis (linear), with their spacing and brain mask.
+
+    The anatomy is unchanged; its structures span `zoom` times more voxels, as a brain of that size would on the
+    anatomy's own grid. Simulating on the zoomed maps gives the physics (noise, voxel size) at the new grid.
+    """
+    from scipy.ndimage import zoom as resample
+
+    if zoom <= 0:
+        raise ValueError(f"zoom must be positive, got {zoom}")
+    if zoom == 1:
+        return tuple(spacing), tissues, sum(tissues.values()) > 0.1
+    zoomed = {name: np.clip(resample(p, zoom, order=1, grid_mode=True, mode="nearest"), 0.0, 1.0).astype(np.float32)
+              for name, p in tissues.items()}
+    return tuple(float(s) / zoom for s in spacing), zoomed, sum(zoomed.values()) > 0.1
+
+
 def simulate_domain(
     tissues: dict[str, np.ndarray], spacing: Sequence[float], domain: DomainConfig, *, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -151,36 +170,51 @@ def to_grid(image: np.ndarray, spacing: Sequence[float], new_spacing: Sequence[f
     return np.ascontiguousarray(resampled[tuple(slice(0, n) for n in shape)], dtype=np.float32)
 
 
+def _central_slices(
+    tissues: dict[str, np.ndarray], brain: np.ndarray, count: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The `count` axial slices around the middle of the brain's slices."""
+    covered = np.nonzero(brain.any(axis=(0, 1)))[0]
+    start = max(int(covered.mean()) - count // 2, 0) if covered.size else 0
+    keep = slice(start, start + count)
+    return {name: p[..., keep] for name, p in tissues.items()}, brain[..., keep]
+
+
 def translation_volumes(
     samples: Sequence[str], source: DomainConfig, target: DomainConfig, *, seed: int = 0,
-    max_slices: int | None = None,
+    max_slices: int | None = None, zooms: Sequence[float] = (1.0,),
 ) -> list[TranslationVolume]:
     """Source / target volumes of each sample anatomy (colin27 too: the task, not the data, forbids it).
 
     Args:
         samples: sample anatomy names (see `mrigan.data.samples.SAMPLES`) or folders of gm / wm / csf maps.
         source, target: the two domains.
-        seed: base seed of the noise (each anatomy and domain draws its own).
+        seed: base seed of the noise (each anatomy, zoom and domain draws its own).
         max_slices: keep only this many central axial slices of the brain (quick runs, tests); None keeps all.
+        zooms: each anatomy on grids this many times finer (`zoomed_tissues`); a zoom other than 1 gives the
+            volume the subject id "ANATOMY@ZOOMx".
 
     Returns:
-        One `TranslationVolume` per anatomy.
+        One `TranslationVolume` per anatomy and zoom (anatomy-major).
     """
     volumes = []
     for number, anatomy in enumerate(samples):
-        spacing, tissues, brain = _tissues(anatomy)
-        if max_slices is not None:
-            covered = np.nonzero(brain.any(axis=(0, 1)))[0]
-            start = max(int(covered.mean()) - max_slices // 2, 0) if covered.size else 0
-            keep = slice(start, start + max_slices)
-            tissues, brain = {name: p[..., keep] for name, p in tissues.items()}, brain[..., keep]
-        seeds = np.random.SeedSequence([seed, number]).generate_state(2)
-        image, image_true = simulate_domain(tissues, spacing, source, seed=int(seeds[0]))
-        target_image, target_true = simulate_domain(tissues, spacing, target, seed=int(seeds[1]))
-        volumes.append(TranslationVolume(
-            subject_id=anatomy, image=image, brain=brain, source=f"sample:{anatomy}", spacing=spacing,
-            target=target_image, image_true=image_true, target_true=target_true,
-        ))
+        for zoom_number, zoom in enumerate(zooms):
+            spacing, tissues, brain = _tissues(anatomy)
+            if max_slices is not None and zoom != 1:  # zoom only the slices that will be kept (and a margin)
+                tissues, brain = _central_slices(tissues, brain, int(np.ceil(max_slices / zoom)) + 2)
+            spacing, tissues, brain = zoomed_tissues(tissues, spacing, float(zoom))
+            if max_slices is not None:
+                tissues, brain = _central_slices(tissues, brain, max_slices)
+            entropy = [seed, number] if zoom == 1 else [seed, number, zoom_number, 1]
+            seeds = np.random.SeedSequence(entropy).generate_state(2)
+            image, image_true = simulate_domain(tissues, spacing, source, seed=int(seeds[0]))
+            target_image, target_true = simulate_domain(tissues, spacing, target, seed=int(seeds[1]))
+            name = anatomy if zoom == 1 else f"{anatomy}@{zoom:g}x"
+            volumes.append(TranslationVolume(
+                subject_id=name, image=image, brain=brain, source=f"sample:{anatomy}", spacing=spacing,
+                target=target_image, image_true=image_true, target_true=target_true,
+            ))
     return volumes
 
 

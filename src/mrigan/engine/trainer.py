@@ -210,6 +210,7 @@ class Trainer:
         self.val_csv: CsvLog | None = None
         self.tensorboard: TensorBoardLog | None = None
         self._last_grad_norms: dict[str, torch.Tensor] = {}
+        self.initialised_from: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------------------------------------------------
     def fit(
@@ -219,6 +220,7 @@ class Trainer:
         val_loader: DataLoader | None = None,
         *,
         resume: bool | str | Path = False,
+        init_from: str | Path | None = None,
     ) -> FitResult:
         """Train, validate, checkpoint and export.
 
@@ -229,6 +231,9 @@ class Trainer:
             resume: False starts a new run (refused if `run_dir` already holds checkpoints); True continues from
                 `run_dir/checkpoints/latest` if there is one (else starts); a path continues from that
                 checkpoint file or run folder.
+            init_from: fine-tuning: a new run (step 0, fresh optimizers) whose modules (and their EMA copies)
+                start from this checkpoint file or run folder's latest checkpoint; the exported cards name it
+                with its sha256. Ignored when the run resumes from its own checkpoint.
 
         Returns:
             A FitResult. Resuming a finished run trains nothing and writes nothing.
@@ -247,7 +252,7 @@ class Trainer:
             with _runtime_settings(config, context.device):
                 if context.is_main:
                     log_handler = _attach_log_file(self.run_dir / "train.log")
-                return self._fit(task, train_loader, val_loader, resume, context)
+                return self._fit(task, train_loader, val_loader, resume, context, init_from)
         finally:
             if log_handler is not None:
                 logger.removeHandler(log_handler)
@@ -263,6 +268,7 @@ class Trainer:
         val_loader: DataLoader | None,
         resume: bool | str | Path,
         context: DistributedContext,
+        init_from: str | Path | None = None,
     ) -> FitResult:
         config = self.config
         device = context.device
@@ -299,9 +305,12 @@ class Trainer:
             state, rng_state = self._load(checkpoint_path)
             logger.info("resuming from %s (step %d, epoch %d)", checkpoint_path, state.step, state.epoch)
         else:
+            if init_from is not None:
+                self._initialise(self._find_checkpoint(init_from))
             broadcast_module_state(context, modules.values())
             for name, ema in emas.items():
-                ema.module.load_state_dict(modules[name].state_dict())
+                if self.initialised_from is None or name not in self.initialised_from["ema"]:
+                    ema.module.load_state_dict(modules[name].state_dict())
 
         if self._finished(state):
             logger.info("the run in %s already finished at step %d: nothing to do", self.run_dir, state.step)
@@ -539,6 +548,7 @@ class Trainer:
                 "task": self.task.state_dict() if _has_own_state(self.task) else {},
                 "rng": rng_states,
                 "trainer_config": config_to_dict(self.config),
+                **({"initialised_from": self.initialised_from} if self.initialised_from else {}),
             }
             directory = self.run_dir / "checkpoints"
             path = save_checkpoint(payload, directory, state.step)
@@ -570,6 +580,7 @@ class Trainer:
                 scheduler.load_state_dict(checkpoint["schedulers"][name])
         if _has_own_state(self.task) and checkpoint.get("task"):
             self.task.load_state_dict(checkpoint["task"])
+        self.initialised_from = checkpoint.get("initialised_from")
         state = _LoopState.from_dict(checkpoint["loop"])
         rng_states = checkpoint.get("rng", [])
         if len(rng_states) == self.context.world_size:
@@ -583,6 +594,29 @@ class Trainer:
         )
         seed_everything(self.config.seed + 7919 * state.step + self.context.rank)
         return state, capture_rng_state()
+
+    def _initialise(self, path: Path) -> None:
+        """Load every module's weights (and EMA copy) from a checkpoint, keeping the fresh loop and optimizers."""
+        from mrigan.io.readwrite import sha256_file
+
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        theirs = checkpoint.get("modules", {})
+        if set(theirs) != set(self.modules):
+            raise InputError(path, f"holds modules {sorted(theirs)}, but this recipe trains {sorted(self.modules)}")
+        for name, module in self.modules.items():
+            try:
+                module.load_state_dict(theirs[name])
+            except RuntimeError as error:
+                first = str(error).strip().splitlines()[-1].strip()
+                raise InputError(path, f"its {name} does not fit this config's network: {first}") from None
+        loaded_ema = []
+        for name, ema in self.emas.items():
+            if name in checkpoint.get("ema", {}):
+                ema.load_state_dict(checkpoint["ema"][name])
+                loaded_ema.append(name)
+        self.initialised_from = {"checkpoint": str(path), "sha256": sha256_file(path),
+                                 "step": int(checkpoint.get("loop", {}).get("step", 0)), "ema": loaded_ema}
+        logger.info("fine-tuning from %s (step %d)", path, self.initialised_from["step"])
 
     def _find_checkpoint(self, resume: bool | str | Path) -> Path | None:
         own = self.run_dir / "checkpoints"
@@ -626,6 +660,8 @@ class Trainer:
                 "world_size": self.context.world_size,
                 "ema_decay": self.config.ema_decay if name in self.emas else None,
                 "amp": self.config.amp,
+                **({"initialised_from": {k: v for k, v in self.initialised_from.items() if k != "ema"}}
+                   if self.initialised_from else {}),
                 **dict(card.pop("training", {})),
             }
             directory.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,8 @@ class DataConfig:
         samples: sample anatomies (never colin27: the bench's held-out brain); unused when folders are given.
         source, target: the two domains (`mrigan.data.translation.DomainConfig`).
         max_slices: keep this many central axial slices per anatomy (quick runs); None keeps all.
+        zooms: each anatomy also enters on grids this many times finer (its tissue maps resampled, then
+            simulated): [1, 2] trains a model for 0.5 mm scans on 1 mm anatomies as well as on their own grids.
         validation_fraction: central slab of each volume kept for validation.
         validation_slices: validation samples (spread over the slab).
         patch: training crop / patch: (h, w) of axial slices, or (h, w, d) for 3D generators (pix2pix family).
@@ -139,6 +141,7 @@ class DataConfig:
     source: DomainConfig = field(default_factory=lambda: DomainConfig(contrast="t1w"))
     target: DomainConfig = field(default_factory=lambda: DomainConfig(contrast="t2w"))
     max_slices: int | None = None
+    zooms: list[float] = field(default_factory=lambda: [1.0])
     validation_fraction: float = 0.1
     validation_slices: int = 16
     patch: list[int] = field(default_factory=lambda: [64, 64])
@@ -681,6 +684,10 @@ def check_user_data(config: CycleGANConfig | Pix2PixConfig) -> None:
     if data.user_folders() and (min(split) < 0 or split[0] <= 0 or not np.isclose(sum(split), 1.0)):
         raise UsageError(f"data.split {split}: three shares of the subjects (train > 0) summing to 1, e.g. "
                          "[0.7, 0.2, 0.1]")
+    if not data.zooms or min(float(z) for z in data.zooms) <= 0:
+        raise UsageError(f"data.zooms {list(data.zooms)}: one or more positive zooms, e.g. [1, 2]")
+    if data.user_folders() and [float(z) for z in data.zooms] != [1.0]:
+        raise UsageError("data.zooms resamples the simulated sample anatomies; it does not apply to user folders")
     if data.domain_a and config.task != "cyclegan":
         raise UsageError("data.domain_a / data.domain_b are unpaired folders for the cyclegan recipe; the paired "
                          "recipe trains on data.pairs (register them first: `mrigan register`)")
@@ -700,7 +707,8 @@ def training_data(config: CycleGANConfig | Pix2PixConfig) -> dict[str, Any]:
     data = config.data
     pairing = "paired" if config.task == "pix2pix" else f"unpaired ({data.unpaired})"
     if not data.user_folders():
-        return {"samples": data.samples, "max_slices": data.max_slices, "patch": data.patch, "pairing": pairing,
+        return {"samples": data.samples, "zooms": data.zooms, "max_slices": data.max_slices, "patch": data.patch,
+                "pairing": pairing,
                 "held_out": "colin27 (never used in training or validation)"}
     from mrigan.data.translation import user_test_subjects
 
@@ -727,7 +735,7 @@ def split_volumes(config: CycleGANConfig | Pix2PixConfig) -> tuple[list[Translat
     if any(sample in HELD_OUT for sample in data.samples):
         raise UsageError("data.samples: colin27 is the held-out brain of every reported number; train on others")
     volumes = translation_volumes(data.samples, data.source, data.target, seed=config.trainer.seed,
-                                  max_slices=data.max_slices)
+                                  max_slices=data.max_slices, zooms=data.zooms)
     depth = data.patch[2] if len(data.patch) == 3 else 1
     parts = [hold_out_slab(v, data.validation_fraction, min_depth=depth, guard=1, min_foreground=data.min_foreground)
              for v in volumes]
