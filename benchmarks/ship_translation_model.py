@@ -30,6 +30,15 @@ def readable_card(data: dict, module, tables: str, *, command: str, config_file:
     how = ("each axial slice is translated whole" if data["inference"].get("mode") == "slices"
            else "patches are stitched with Hann-weighted overlaps")
     parameters = sum(p.numel() for p in module.parameters())
+    names = {"mni152": "MNI152 2009a", "mni152-gmm": "MNI152 2009a segmented by a Gaussian mixture",
+             "inia19": "inia19"}
+    samples = [names.get(s, s) for s in config["data"].get("samples", [])]
+    zooms = [z for z in config["data"].get("zooms", [1.0]) if z != 1]
+    anatomies = ", ".join(samples[:-1]) + f" and {samples[-1]}" if len(samples) > 1 else "".join(samples)
+    anatomies += f" (each also on grids {', '.join(f'{z:g}x' for z in zooms)} finer)" if zooms else ""
+    origin = (data.get("training") or {}).get("initialised_from")
+    tuned = (f" (a fine-tuning run: `--init-from` {origin['checkpoint']}, step {origin['step']}, sha256 "
+             f"{origin['sha256'][:12]}...)" if origin else "")
     return f"""# `{data["name"]}`: {data["translation"]}
 
 **What it is.** `{data["class"]}`, {parameters:,} parameters, generator kind `{config["generator"]["kind"]}`
@@ -37,8 +46,8 @@ trained by the `{config["task"]}` recipe; it runs on {data["inference"]["mode"]}
 Weights: `{data["weights_file"]}`, sha256 `{data["sha256"]}` (checked on every load). Research use only; not a
 medical device.
 
-**How it was trained.** `mrigan train {config_file}` (the resolved
-config is in the JSON card): source and target simulated from the tissue maps of MNI152 2009a and inia19 with the
+**How it was trained.** `mrigan train {config_file}`{tuned} (the resolved
+config is in the JSON card): source and target simulated from the tissue maps of {anatomies} with the
 MR signal equations ({data["translation"]}; a central slab of each held out for validation), on this 2-core CPU.
 Training summary: {json.dumps(data.get("training") or {})[:400]}{history}
 
