@@ -24,6 +24,8 @@ import numpy as np
 from mrigan.io.volume import Volume
 
 MRICRON_TEMPLATES = Path("/usr/share/mricron/templates")
+SEGMENTATION_VARIANTS = {"mni152-gmm": "mni152"}
+"""Variant -> the sample whose scan it is, its tissue maps segmented from the T1 (a scan viewer lists the scan once)."""
 TRAIN_SAMPLES = ("mni152", "inia19")
 HELD_OUT_SAMPLES = ("colin27",)
 
@@ -53,7 +55,8 @@ def _nilearn_data() -> Path:
 
 
 def _files(name: str) -> dict[str, Path]:
-    if name in ("mni152", "mni152-gmm"):
+    name = SEGMENTATION_VARIANTS.get(name, name)
+    if name == "mni152":
         base = _nilearn_data()
         return {
             kind: base / f"mni_icbm152_{kind}_tal_nlin_sym_09a_converted.nii.gz"
@@ -87,10 +90,6 @@ def missing_reason(name: str) -> str | None:
     return f"{missing[0]} not found (is nilearn installed?)"
 
 
-SEGMENTATION_VARIANTS = {"mni152-gmm": "mni152"}
-"""Samples that are another sample's scan with other tissue maps (a scan viewer lists the scan once)."""
-
-
 def available_samples() -> list[str]:
     """Installed sample scans, each scan once (no segmentation variants)."""
     return [name for name in SAMPLES if name not in SEGMENTATION_VARIANTS and missing_reason(name) is None]
@@ -108,7 +107,7 @@ def load_sample(name: str) -> Sample:
     files = _files(name)
     t1 = read(files["t1"])
     tissues = None
-    if name in ("mni152", "mni152-gmm"):
+    if SEGMENTATION_VARIANTS.get(name, name) == "mni152":
         gm = read(files["gm"]).data / 255.0
         wm = read(files["wm"]).data / 255.0
         brain = fill_holes((t1.data > 0) | (gm + wm > 0.2))

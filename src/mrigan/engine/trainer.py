@@ -304,13 +304,12 @@ class Trainer:
         if checkpoint_path is not None:
             state, rng_state = self._load(checkpoint_path)
             logger.info("resuming from %s (step %d, epoch %d)", checkpoint_path, state.step, state.epoch)
+        elif init_from is not None:
+            self._initialise(self._find_checkpoint(init_from))  # every rank reads the same file
         else:
-            if init_from is not None:
-                self._initialise(self._find_checkpoint(init_from))
             broadcast_module_state(context, modules.values())
             for name, ema in emas.items():
-                if self.initialised_from is None or name not in self.initialised_from["ema"]:
-                    ema.module.load_state_dict(modules[name].state_dict())
+                ema.module.load_state_dict(modules[name].state_dict())
 
         if self._finished(state):
             logger.info("the run in %s already finished at step %d: nothing to do", self.run_dir, state.step)
@@ -609,13 +608,13 @@ class Trainer:
             except RuntimeError as error:
                 first = str(error).strip().splitlines()[-1].strip()
                 raise InputError(path, f"its {name} does not fit this config's network: {first}") from None
-        loaded_ema = []
         for name, ema in self.emas.items():
             if name in checkpoint.get("ema", {}):
                 ema.load_state_dict(checkpoint["ema"][name])
-                loaded_ema.append(name)
+            else:
+                ema.module.load_state_dict(self.modules[name].state_dict())
         self.initialised_from = {"checkpoint": str(path), "sha256": sha256_file(path),
-                                 "step": int(checkpoint.get("loop", {}).get("step", 0)), "ema": loaded_ema}
+                                 "step": int(checkpoint.get("loop", {}).get("step", 0))}
         logger.info("fine-tuning from %s (step %d)", path, self.initialised_from["step"])
 
     def _find_checkpoint(self, resume: bool | str | Path) -> Path | None:
@@ -660,8 +659,7 @@ class Trainer:
                 "world_size": self.context.world_size,
                 "ema_decay": self.config.ema_decay if name in self.emas else None,
                 "amp": self.config.amp,
-                **({"initialised_from": {k: v for k, v in self.initialised_from.items() if k != "ema"}}
-                   if self.initialised_from else {}),
+                **({"initialised_from": self.initialised_from} if self.initialised_from else {}),
                 **dict(card.pop("training", {})),
             }
             directory.mkdir(parents=True, exist_ok=True)
