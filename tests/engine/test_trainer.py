@@ -293,7 +293,8 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path):
     card = yaml.safe_load((tmp_path / "tuned" / "final" / "generator.json").read_text())
     origin = card["training"]["initialised_from"]
     checkpoint_file = tmp_path / "source" / "checkpoints" / "step_0000006.pt"
-    assert origin == {"checkpoint": str(checkpoint_file), "sha256": digest(checkpoint_file), "step": 6}
+    assert origin == {"checkpoint": str(checkpoint_file), "sha256": digest(checkpoint_file), "step": 6,
+                      "modules": ["discriminator", "generator"]}
     assert card["training"]["steps"] == 1
     # resuming the fine-tuned run keeps its origin in the cards
     Trainer(small_config(max_steps=2, val_every=1), tmp_path / "tuned").fit(
@@ -307,3 +308,62 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path):
         Trainer(small_config(max_steps=1), tmp_path / "wider").fit(wider, train, init_from=tmp_path / "source")
     with pytest.raises(InputError, match="no training checkpoint"):
         Trainer(small_config(max_steps=1), tmp_path / "none").fit(TinyGanTask(), train, init_from=tmp_path)
+
+
+def test_init_from_a_checkpoint_without_the_discriminator_starts_it_fresh(tmp_path):
+    source, _ = fit(tmp_path / "source", small_config())
+    payload = load_checkpoint(tmp_path / "source" / "checkpoints" / "step_0000006.pt", map_location="cpu")
+    payload["modules"].pop("discriminator")  # as a generator-only (pixel-loss) run writes it
+    generator_only = tmp_path / "cnn.pt"
+    torch.save(payload, generator_only)
+    seed_everything(5)
+    tuned = TinyGanTask(lr_generator=0.0, lr_discriminator=0.0)
+    fresh = {k: v.clone() for k, v in tuned.discriminator.state_dict().items()}
+    Trainer(small_config(max_steps=1), tmp_path / "gan").fit(tuned, *loaders(val=False), init_from=generator_only)
+    for name, parameter in tuned.generator.named_parameters():
+        assert torch.equal(parameter, source.generator.state_dict()[name]), name
+    for name, parameter in tuned.discriminator.named_parameters():
+        assert torch.equal(parameter, fresh[name]), name
+        assert not torch.equal(parameter, source.discriminator.state_dict()[name]), name
+    card = yaml.safe_load((tmp_path / "gan" / "final" / "generator.json").read_text())
+    assert card["training"]["initialised_from"]["modules"] == ["generator"]
+
+    payload["modules"]["critic"] = payload["modules"]["generator"]
+    torch.save(payload, tmp_path / "extra.pt")
+    with pytest.raises(InputError, match=r"holds modules \['critic', 'generator'\]"):
+        Trainer(small_config(max_steps=1), tmp_path / "extra").fit(
+            TinyGanTask(), *loaders(val=False), init_from=tmp_path / "extra.pt")
+
+
+class DecayingTask(TinyGanTask):
+    """The tiny task with the recipes' linear learning-rate decay over its last 4 of 8 steps."""
+
+    def configure_schedulers(self, optimizers):
+        from mrigan.tasks.restore import OptimConfig
+
+        return OptimConfig(decay_steps=4).schedulers(optimizers, max_steps=8)
+
+
+def logged_rates(run_dir: Path) -> list[float]:
+    rows = (run_dir / "metrics" / "train.csv").read_text().splitlines()
+    column = rows[0].split(",").index("lr_generator")
+    return [float(row.split(",")[column]) / 2e-3 for row in rows[1:]]
+
+
+def test_learning_rates_decay_linearly_and_resume_on_schedule(tmp_path):
+    from mrigan.tasks.restore import OptimConfig
+
+    every_step = small_config(max_steps=8, log_every=1, checkpoint_every=0)
+    fit(tmp_path / "a", every_step, val=False, task=DecayingTask())
+    # logged after each step: the rate of the step that follows
+    assert logged_rates(tmp_path / "a") == pytest.approx([1, 1, 1, 1, 0.75, 0.5, 0.25, 0.0])
+    # a run checkpointed before it had a schedule resumes with the schedule at its own step
+    fit(tmp_path / "b", small_config(max_steps=6, log_every=1, checkpoint_every=6), val=False)
+    fit(tmp_path / "b", every_step, val=False, resume=True, task=DecayingTask())
+    assert logged_rates(tmp_path / "b") == pytest.approx([1, 1, 1, 1, 1, 1, 0.25, 0.0])
+    assert "has no generator learning-rate schedule: starting it at step 6" in (tmp_path / "b" / "train.log").read_text()
+    optimizers = TinyGanTask().configure_optimizers()
+    with pytest.raises(UsageError, match=r"optim.decay_steps \(4\) is more than trainer.max_steps \(3\)"):
+        OptimConfig(decay_steps=4).schedulers(optimizers, max_steps=3)
+    with pytest.raises(ValueError, match="decay_steps must be >= 0"):
+        OptimConfig(decay_steps=-1)

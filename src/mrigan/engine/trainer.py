@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -574,13 +575,19 @@ class Trainer:
         for name, scaler in self.scalers.items():
             if name in checkpoint.get("scalers", {}):
                 scaler.load_state_dict(checkpoint["scalers"][name])
+        state = _LoopState.from_dict(checkpoint["loop"])
         for name, scheduler in self.schedulers.items():
             if name in checkpoint.get("schedulers", {}):
                 scheduler.load_state_dict(checkpoint["schedulers"][name])
+            else:  # a checkpoint from before the schedule was configured: put the schedule at the loop's step
+                logger.warning("%s has no %s learning-rate schedule: starting it at step %d", path, name, state.step)
+                scheduler.last_epoch = state.step - 1
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()": intended
+                    scheduler.step()
         if _has_own_state(self.task) and checkpoint.get("task"):
             self.task.load_state_dict(checkpoint["task"])
         self.initialised_from = checkpoint.get("initialised_from")
-        state = _LoopState.from_dict(checkpoint["loop"])
         rng_states = checkpoint.get("rng", [])
         if len(rng_states) == self.context.world_size:
             return state, rng_states[self.context.rank]
@@ -595,14 +602,24 @@ class Trainer:
         return state, capture_rng_state()
 
     def _initialise(self, path: Path) -> None:
-        """Load every module's weights (and EMA copy) from a checkpoint, keeping the fresh loop and optimizers."""
+        """Load the modules' weights (and EMA copies) from a checkpoint, keeping the fresh loop and optimizers.
+
+        Modules the checkpoint lacks start fresh (ESRGAN's recipe: a GAN whose generator starts from the same
+        network trained on pixel losses alone, its discriminator new); a checkpoint with modules this recipe
+        does not train, or with none of its modules, is refused.
+        """
         from mrigan.io.readwrite import sha256_file
 
         checkpoint = load_checkpoint(path, map_location="cpu")
         theirs = checkpoint.get("modules", {})
-        if set(theirs) != set(self.modules):
+        if not set(theirs) <= set(self.modules) or not theirs:
             raise InputError(path, f"holds modules {sorted(theirs)}, but this recipe trains {sorted(self.modules)}")
+        fresh = sorted(set(self.modules) - set(theirs))
+        if fresh:
+            broadcast_module_state(self.context, [self.modules[name] for name in fresh])
         for name, module in self.modules.items():
+            if name not in theirs:
+                continue
             try:
                 module.load_state_dict(theirs[name])
             except RuntimeError as error:
@@ -614,8 +631,9 @@ class Trainer:
             else:
                 ema.module.load_state_dict(self.modules[name].state_dict())
         self.initialised_from = {"checkpoint": str(path), "sha256": sha256_file(path),
-                                 "step": int(checkpoint.get("loop", {}).get("step", 0))}
-        logger.info("fine-tuning from %s (step %d)", path, self.initialised_from["step"])
+                                 "step": int(checkpoint.get("loop", {}).get("step", 0)), "modules": sorted(theirs)}
+        logger.info("fine-tuning from %s (step %d)%s", path, self.initialised_from["step"],
+                    f"; {', '.join(fresh)} start fresh" if fresh else "")
 
     def _find_checkpoint(self, resume: bool | str | Path) -> Path | None:
         own = self.run_dir / "checkpoints"

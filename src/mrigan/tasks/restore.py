@@ -21,6 +21,7 @@ from torch import nn
 
 from mrigan.data.restoration import Conditioning, DegradationConfig
 from mrigan.engine import EarlyStoppingConfig, TrainerConfig
+from mrigan.errors import UsageError
 
 INTENSITY = {"normalise": "robust_minmax", "low": 0.1, "high": 99.9}
 
@@ -71,12 +72,34 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    """Adam for G and D; a larger lr_discriminator is TTUR."""
+    """Adam for G and D; a larger lr_discriminator is TTUR.
+
+    `decay_steps` (0: constant rates) is how many of the run's last steps lower every learning rate linearly to
+    zero, as pix2pix and CycleGAN do over their last epochs (`n_epochs_decay`), here counted in steps.
+    """
 
     lr_generator: float = 2e-4
     lr_discriminator: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    decay_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if self.decay_steps < 0:
+            raise ValueError(f"optim.decay_steps must be >= 0 (got {self.decay_steps})")
+
+    def schedulers(self, optimizers: dict[str, torch.optim.Optimizer], max_steps: int) -> dict[str, Any]:
+        """One LambdaLR per optimizer: rate x 1 until `max_steps - decay_steps`, then linearly down to 0."""
+        if not self.decay_steps:
+            return {}
+        if self.decay_steps > max_steps:
+            raise UsageError(f"optim.decay_steps ({self.decay_steps}) is more than trainer.max_steps ({max_steps})")
+        decay_start = max_steps - self.decay_steps
+
+        def factor(step: int) -> float:
+            return 1.0 if step <= decay_start else max(0.0, (max_steps - step) / self.decay_steps)
+
+        return {name: torch.optim.lr_scheduler.LambdaLR(optimizer, factor) for name, optimizer in optimizers.items()}
 
 
 @dataclass
@@ -210,6 +233,9 @@ class RestoreTask:
             )
         return optimizers
 
+    def configure_schedulers(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+        return self.config.optim.schedulers(optimizers, self.config.trainer.max_steps)
+
     @staticmethod
     def _pair(batch: dict[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         return torch.cat([batch["input"][:, :1], image], dim=1)
@@ -319,8 +345,6 @@ def split_training_volumes(data, *, context: int, seed: int):
     from mrigan.data.subjects import central_slab, split_subjects, subjects_from_folder, subjects_from_samples
 
     if "colin27" in data.samples or "colin27-hires" in data.samples:
-        from mrigan.errors import UsageError
-
         raise UsageError("data.samples: colin27 is the held-out brain of every reported number; train on others")
     train, validation = [], []
     for subject in subjects_from_samples(data.samples):

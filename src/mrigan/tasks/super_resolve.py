@@ -380,6 +380,7 @@ class SuperResolveTask:
     modules = RestoreTask.modules
     ema_targets = RestoreTask.ema_targets
     configure_optimizers = RestoreTask.configure_optimizers
+    configure_schedulers = RestoreTask.configure_schedulers
 
     def pixel_loss(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The scheduled pixel loss, and MSE and 1 - SSIM for the logs."""

@@ -449,6 +449,9 @@ class _TranslationTask:
             for name, (modules, lr) in groups.items() if modules
         }
 
+    def configure_schedulers(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+        return self.config.optim.schedulers(optimizers, self.config.trainer.max_steps)
+
     def _discriminator_step(self, step, judged: list[tuple[nn.Module, torch.Tensor, torch.Tensor]]) -> dict[str, float]:
         """One D update on (discriminator, real, fake) triples: the sum of their (halved) losses."""
         if not judged:
