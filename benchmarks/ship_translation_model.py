@@ -1,7 +1,7 @@
 """Ship a trained translation model: copy a run's generator into models/ and score it on held-out Colin27.
 
     .venv/bin/python benchmarks/ship_translation_model.py RUN_DIR --name pix2pix-7t-9t4 --suite field
-        [--compare OTHER_RUN ...] [--slices 40] [--readme]
+        [--compare OTHER_RUN ...] [--slices 40] [--whole-slices] [--readme]
     .venv/bin/python benchmarks/ship_translation_model.py RUN_DIR --name cyclegan-t2-t1 --suite translate --direction ba
 
 The generator is re-saved (safetensors + JSON card, new sha256) as models/NAME.*; the bench suite (`field`:
@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true", help="also write the tables into the README")
     parser.add_argument("--config", help="the config file the run was trained from (default: from its name)")
     parser.add_argument("--history", help="a sentence for the card on how the run went (e.g. a resumed fork)")
+    parser.add_argument("--whole-slices", action="store_true",
+                        help="run the shipped model on whole axial slices instead of stitched patches (a fully "
+                             "convolutional 2D network: the bench scores it as it ships)")
     args = parser.parse_args()
     chosen = Path(model_of_run(args.run_dir))
     if args.direction == "ba":
@@ -88,10 +91,14 @@ def main() -> None:
     module, card = load_model(chosen)
     stem = ROOT / "models" / args.name.replace("-", "_")
     keep = ("intensity", "source", "target", "translation", "spatial_dims", "inference", "checkpoint_kind")
+    extra = {**{key: card[key] for key in keep if key in card}, "source_run": str(args.run_dir)}
+    if args.whole_slices:
+        if card.get("spatial_dims", 2) != 2:
+            parser.error(f"--whole-slices: {chosen} is not a 2D network")
+        extra["inference"] = {"mode": "slices", "multiple": (card.get("inference") or {}).get("multiple", 1)}
     card_path = save_model(
         module, stem, name=args.name, task=card["task"], config=card["config"], training=card["training"],
-        metrics={"validation": card["metrics"]},
-        extra={**{key: card[key] for key in keep if key in card}, "source_run": str(args.run_dir)},
+        metrics={"validation": card["metrics"]}, extra=extra,
     )
     methods = translation_methods([card_path, *[model_of_run(run) for run in args.compare]])
     result = run_suite(args.suite, n_slices=args.slices, progress=True, models=methods, sample=args.sample)
@@ -107,6 +114,7 @@ def main() -> None:
     write_atomic(card_path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"), overwrite=True)
     command = f"python benchmarks/ship_translation_model.py {args.run_dir} --name {args.name} --suite {args.suite}"
     command += " --direction ba" if args.direction == "ba" else ""
+    command += " --whole-slices" if args.whole_slices else ""
     command += f" --config {args.config}" if args.config else ""
     command += "".join(f" --compare {run}" for run in args.compare) + (f" --sample {args.sample}" if args.sample else "")
     text = readable_card(data, module, tables, command=command, config_file=args.config, history=args.history)

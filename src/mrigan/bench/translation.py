@@ -50,7 +50,7 @@ MARGIN = 8
 SEED = 1000
 """Noise seed of the bench's simulations (training runs use their config's seed, 0 by default)."""
 REFERENCE_SAMPLE = "mni152"
-COLUMNS = ("psnr_fg", "ssim_fg", "mse_fg", "psnr", "ssim", "mse")
+COLUMNS = ("psnr_fg", "ssim_fg", "mse_fg", "fdist_fg", "psnr", "ssim", "mse")
 VOLUME_COLUMNS = ("psnr_fg", "ssim_fg", "mse_fg", "psnr", "ssim", "mse")
 
 
@@ -200,8 +200,17 @@ def _baseline(key: str, case: TranslationCase, suite: TranslationSuite):
     return HistogramMatch(reference=reference, mask=mask)
 
 
+@functools.lru_cache(maxsize=1)
+def feature_distance():
+    """The LPIPS-style distance the suites report as `fdist_fg` (the shipped MRI feature network)."""
+    from mrigan.metrics.perceptual import FeatureDistance
+
+    return FeatureDistance()
+
+
 def _score_slices(output: np.ndarray, truth: np.ndarray, brain: np.ndarray) -> list[dict[str, float]]:
-    """PSNR / SSIM / NRMSE / MAE / MSE per axial slice, over the slice and inside the brain (where there is one)."""
+    """PSNR / SSIM / NRMSE / MAE / MSE per axial slice, over the slice and inside the brain (where there is one),
+    and the feature distance inside the brain."""
     from mrigan.metrics import mse, score
 
     rows = []
@@ -212,6 +221,8 @@ def _score_slices(output: np.ndarray, truth: np.ndarray, brain: np.ndarray) -> l
         row = score(output[..., k], truth[..., k], data_range=1.0, masks=masks)
         for name, mask in masks.items():
             row["mse" + (f"_{name}" if name else "")] = mse(output[..., k], truth[..., k], mask=mask)
+        if "fg" in masks:
+            row["fdist_fg"] = feature_distance()(np.clip(output[..., k], 0, 1), truth[..., k], mask=masks["fg"])
         rows.append(row)
     return rows
 
@@ -314,7 +325,9 @@ def run_translation_suite(
                 result.extra["seams"] += _seam_rows(case, outputs, runnable, degraded, seam_grid)
             figures.append((case, {name: o for name, o in outputs.items() if name != suite.identity_name}))
 
-    result.table = render_table(result, COLUMNS, notes=suite.notes)
+    distance_note = (f"fdist_fg: LPIPS-style feature distance inside the brain (lower is closer), features of "
+                     f"{feature_distance().describe()}, trained without Colin27")
+    result.table = render_table(result, COLUMNS, notes=[*suite.notes, distance_note])
     if result.extra["volume"]:
         result.table += "\n\n" + volume_table(result.extra["volume"], suite.cases[0].truth.shape[-1])
     if result.extra["seams"]:
