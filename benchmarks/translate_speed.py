@@ -49,7 +49,7 @@ def main() -> None:
         output = subprocess.run([sys.executable, "-c", CHILD, args.model, str(args.threads), size],
                                 check=True, capture_output=True, text=True).stdout
         row = json.loads(output.strip().splitlines()[-1])
-        lines.append(f"| {row['name']} | {' x '.join(map(str, row['shape']))} | {row['patches']} | "
+        lines.append(f"| {row['name']} | {' x '.join(map(str, row['shape']))} | {row['patches'] or 'whole slices'} | "
                      f"{row['seconds']:.1f} | {row['loaded_mb']:.0f} | {row['peak_mb']:.0f} |")
     print("\n".join(lines))
     if args.readme:
