@@ -361,7 +361,8 @@ def test_learning_rates_decay_linearly_and_resume_on_schedule(tmp_path):
     fit(tmp_path / "b", small_config(max_steps=6, log_every=1, checkpoint_every=6), val=False)
     fit(tmp_path / "b", every_step, val=False, resume=True, task=DecayingTask())
     assert logged_rates(tmp_path / "b") == pytest.approx([1, 1, 1, 1, 1, 1, 0.25, 0.0])
-    assert "has no generator learning-rate schedule: starting it at step 6" in (tmp_path / "b" / "train.log").read_text()
+    log = (tmp_path / "b" / "train.log").read_text()
+    assert "has no generator learning-rate schedule: starting it at step 6" in log
     optimizers = TinyGanTask().configure_optimizers()
     with pytest.raises(UsageError, match=r"optim.decay_steps \(4\) is more than trainer.max_steps \(3\)"):
         OptimConfig(decay_steps=4).schedulers(optimizers, max_steps=3)

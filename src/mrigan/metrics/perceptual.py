@@ -4,8 +4,9 @@ LPIPS (Zhang et al. 2018) compares two images in a network's features: each stag
 normalised to unit length over channels, their squared difference is averaged over space, and the stages are
 summed. LPIPS proper weighs channels with a linear layer fitted to human judgements of photographs; this is its
 unweighted form over `MRIFeatureNet` (`models/mri_features.safetensors`, trained by `mrigan.features_training`
-to segment tissue on MNI152 and inia19, Colin27 held out; nothing downloaded), with the stages averaged so the distance lies in [0, 4]. Lower
-is closer; 0 for identical images. A number it gives should name the feature file (`FeatureDistance.describe`).
+to segment tissue on MNI152 and inia19, Colin27 held out; nothing downloaded), with the stages averaged so the
+distance lies in [0, 4]. Lower is closer; 0 for identical images. A number it gives should name the feature file
+(`FeatureDistance.describe`).
 """
 
 from __future__ import annotations
