@@ -17,14 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DEFAULT_FEATURES = Path("models") / "mri_features.safetensors"
+FEATURES_FILE = "mri_features.safetensors"
 
 
 class FeatureDistance:
     """Per-image LPIPS-style distance between 2D images in [0, 1], optionally inside a mask.
 
     Args:
-        path: an `MRIFeatureNet` safetensors file (default: the shipped one, found from the package).
+        path: an `MRIFeatureNet` safetensors file (default: the shipped one in `models_dir()`).
         device: where the network runs.
 
     Example:
@@ -38,9 +38,9 @@ class FeatureDistance:
         from mrigan.nn.features import load_feature_net
 
         if path is None:
-            import mrigan
+            from mrigan.models_catalog import models_dir
 
-            path = Path(mrigan.__file__).resolve().parents[2] / DEFAULT_FEATURES
+            path = models_dir() / FEATURES_FILE
         self.path = Path(path)
         self.net = load_feature_net(self.path, device=device)
         self.device = torch.device(device)
