@@ -102,7 +102,12 @@ def test_unpaired_draws_are_independent_and_never_pairs(volume):
     partners = {k: {b_slice for a_slice, b_slice in draws if a_slice == k} for k in set(a_slices.tolist())}
     assert max(len(found) for found in partners.values()) >= 2  # the same A slice meets different B slices
     item = dataset[0]
-    assert item["a"].shape == item["b"].shape == (1, 32, 32)
+    assert item["a"].shape == item["b"].shape == item["a_brain"].shape == item["b_brain"].shape == (1, 32, 32)
+    for key in ("a", "b"):  # each crop's brain mask comes with it, flipped alike: the brain is the bright part
+        brain = item[f"{key}_brain"] > 0.5
+        assert set(np.unique(item[f"{key}_brain"])) <= {0.0, 1.0} and brain.any()
+        if not brain.all():
+            assert item[key][brain].mean() > item[key][~brain].mean() + 0.1
 
 
 def test_validation_slab_is_never_trained_on(volume):

@@ -1,11 +1,11 @@
-"""MaskedL1, cycle / identity L1, gradient difference loss."""
+"""MaskedL1, cycle / identity L1, gradient difference loss, intensity consistency."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mrigan.losses import CycleLoss, GradientDifferenceLoss, IdentityLoss, MaskedL1
+from mrigan.losses import CycleLoss, GradientDifferenceLoss, IdentityLoss, IntensityConsistencyLoss, MaskedL1
 
 
 def test_masked_l1_zero_for_a_perfect_prediction():
@@ -82,3 +82,49 @@ def test_gdl_penalises_blur():
     target = (torch.rand(1, 1, 16, 16) > 0.5).float()
     blurred = torch.nn.functional.avg_pool2d(target, 3, stride=1, padding=1)
     assert GradientDifferenceLoss()(blurred, target) > 0.01
+
+
+@pytest.fixture(scope="module")
+def t1w_t2w_slice():
+    """A central MNI152 slice simulated as T1w as acquired (noisy) and noise-free T2w, with its brain mask."""
+    from mrigan.data.translation import DomainConfig, translation_volumes
+
+    (volume,) = translation_volumes(["mni152"], DomainConfig(contrast="t1w"), DomainConfig(contrast="t2w"),
+                                    max_slices=3)
+    as_tensor = lambda array: torch.from_numpy(array[None, None, :, :, 1].astype("float32"))  # noqa: E731
+    return as_tensor(volume.image), as_tensor(volume.target_true), as_tensor(volume.brain)
+
+
+def test_intensity_consistency_is_low_for_the_true_translation_and_rises_with_what_the_input_does_not_explain(
+    t1w_t2w_slice,
+):
+    source, truth, brain = t1w_t2w_slice
+    loss = IntensityConsistencyLoss()
+    true_score = float(loss(source, truth, brain))
+    assert 0 < true_score < 0.01
+    relit = truth.clone()  # the CSF of the left half dark, as a CycleGAN rendered a pocket of it
+    left = torch.zeros_like(truth, dtype=torch.bool)
+    left[..., : truth.shape[-2] // 2, :] = True
+    relit[left & (truth > 0.6) & (brain > 0)] = 0.2
+    rows = torch.arange(truth.shape[-2], dtype=torch.float32).view(-1, 1)
+    textured = truth + 0.1 * torch.sin(rows / 2.0)  # stripes the input has no trace of
+    assert float(loss(source, relit, brain)) > 2 * true_score
+    assert float(loss(source, textured, brain)) > true_score + 0.003
+    assert float(loss(source, torch.full_like(truth, 0.4), brain)) == pytest.approx(0.0, abs=1e-9)
+    outside = truth.clone()
+    outside[brain == 0] = torch.rand(int((brain == 0).sum()))
+    assert float(loss(source, outside, brain)) == pytest.approx(true_score, rel=1e-5)
+    translation = relit.clone().requires_grad_(True)
+    loss(source, translation, brain).backward()
+    assert translation.grad[brain > 0].abs().sum() > 0 and translation.grad[brain == 0].abs().sum() == 0
+
+
+def test_intensity_consistency_refuses_mismatched_shapes():
+    loss = IntensityConsistencyLoss()
+    with pytest.raises(ValueError, match="differ"):
+        loss(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 9), torch.ones(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="one-channel"):
+        loss(torch.rand(1, 2, 8, 8), torch.rand(1, 2, 8, 8), torch.ones(1, 2, 8, 8))
+    with pytest.raises(ValueError, match="bins"):
+        IntensityConsistencyLoss(bins=1)
+    assert float(loss(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))) == 0.0

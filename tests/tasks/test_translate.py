@@ -86,9 +86,23 @@ def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
     assert abs(float(jitter.mean())) < 0.1 * sigma + 1e-12
 
 
-def test_cyclegan_cycle_noise_must_not_be_negative():
-    with pytest.raises(UsageError, match="cycle_noise must be >= 0"):
-        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["loss.cycle_noise=-0.1"])
+@pytest.mark.parametrize("name", ["cycle_noise", "consistency"])
+def test_cyclegan_loss_weights_must_not_be_negative(name):
+    with pytest.raises(UsageError, match=f"{name} must be >= 0"):
+        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])
+
+
+def test_cyclegan_consistency_term_trains_each_translation_towards_a_function_of_its_input():
+    """With the intensity-consistency term alone, a few steps make both translations more consistent."""
+    torch.manual_seed(0)
+    task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [
+        *SMALL, "loss.adversarial=0", "loss.cycle=0", "loss.identity=0", "loss.consistency=1",
+        "generator.dropout=0", "optim.lr_generator=1e-3"]))
+    batch = _batch(("a", "b"))
+    batch.update(a_brain=batch["brain"], b_brain=batch["brain"])
+    logs = _train(task, batch, steps=15)
+    assert all(np.isfinite(row["consistency"]) for row in logs)
+    assert logs[-1]["consistency"] < 0.5 * logs[0]["consistency"]
 
 
 @pytest.mark.parametrize("config, extra, shape", [

@@ -721,7 +721,8 @@ class UnpairedTranslationDataset:
         min_foreground: slices need this fraction of brain.
         anywhere: chance that a crop is centred on any pixel rather than on a brain pixel.
 
-    Each item: "a", "b" (1, crop, crop) float32, and "a_volume", "a_slice", "b_volume", "b_slice".
+    Each item: "a", "b" (1, crop, crop) float32, their brain masks "a_brain", "b_brain" (1, crop, crop) float32,
+    and "a_volume", "a_slice", "b_volume", "b_slice".
     """
 
     def __init__(
@@ -742,18 +743,20 @@ class UnpairedTranslationDataset:
         return len(self.index_a)
 
     def _draw(self, volume: TranslationVolume, key: str, k: int, rng: np.random.Generator) -> np.ndarray:
+        """(2, crop, crop): the crop of `key` and of the brain mask, flipped together."""
         stack = _pad_in_plane(np.stack([getattr(volume, key)[..., k], volume.brain[..., k]]), (self.crop,) * 2)
         top, left = _corner(stack[1] > 0.5, (self.crop,) * 2, rng, self.anywhere)
-        stack = stack[:1, top : top + self.crop, left : left + self.crop]
+        stack = stack[:, top : top + self.crop, left : left + self.crop]
         return np.ascontiguousarray(_flip(stack, rng) if self.augment else stack, dtype=np.float32)
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray | int]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         a_volume, a_slice = self.index_a[i]
         b_volume, b_slice = self.index_b[int(rng.integers(len(self.index_b)))]
+        a = self._draw(self.volumes_a[a_volume], "image", a_slice, rng)
+        b = self._draw(self.volumes_b[b_volume], "target", b_slice, rng)
         return {
-            "a": self._draw(self.volumes_a[a_volume], "image", a_slice, rng),
-            "b": self._draw(self.volumes_b[b_volume], "target", b_slice, rng),
+            "a": a[:1], "b": b[:1], "a_brain": a[1:], "b_brain": b[1:],
             "a_volume": a_volume, "a_slice": a_slice, "b_volume": b_volume, "b_slice": b_slice,
         }
 

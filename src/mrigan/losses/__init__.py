@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from mrigan.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss, r1_penalty
 from mrigan.losses.perceptual import PerceptualLoss
-from mrigan.losses.reconstruction import CycleLoss, GradientDifferenceLoss, IdentityLoss, MaskedL1
+from mrigan.losses.reconstruction import (
+    CycleLoss,
+    GradientDifferenceLoss,
+    IdentityLoss,
+    IntensityConsistencyLoss,
+    MaskedL1,
+)
 from mrigan.losses.schedule import AnnealedWeight
 from mrigan.losses.ssim import SSIMLoss
 
@@ -17,6 +23,7 @@ __all__ = [
     "CycleLoss",
     "GradientDifferenceLoss",
     "IdentityLoss",
+    "IntensityConsistencyLoss",
     "MaskedL1",
     "PerceptualLoss",
     "SSIMLoss",

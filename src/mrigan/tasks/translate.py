@@ -43,6 +43,7 @@ from torch import nn
 from mrigan.data.translation import DomainConfig, PatchGrid, TranslationVolume
 from mrigan.engine import EarlyStoppingConfig, TrainerConfig
 from mrigan.errors import UsageError
+from mrigan.losses import IntensityConsistencyLoss
 from mrigan.tasks.restore import INTENSITY, OptimConfig, resolve_repo_path
 
 NETWORKS = {"unet": "UNetGenerator", "dcgan": "DCGANGenerator", "dcsrn": "DCSRN"}
@@ -180,6 +181,11 @@ class CycleLossConfig(AdversarialConfig):
     each translation before it is translated back for the cycle loss (Bashkirova et al. 2019, "adversarial
     self-defense"): a generator can then no longer pass the input's details, its noise included, through a faint
     pattern hidden in its output, which shows up as grain against the true image.
+
+    `consistency` (0: off) weighs `mrigan.losses.IntensityConsistencyLoss` of each translation against its input
+    inside the brain (G(a) against a, F(b) against b): the part of a translation that the input's intensity does
+    not explain, e.g. one pocket of CSF rendered dark while another turns bright. It assumes that each tissue
+    has one intensity per contrast, as in simulated domains and, up to bias fields, in skull-stripped scans.
     """
 
     adversarial_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"
@@ -187,10 +193,12 @@ class CycleLossConfig(AdversarialConfig):
     identity: float = 0.5
     pool_size: int = 50
     cycle_noise: float = 0.0
+    consistency: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.cycle_noise < 0:
-            raise ValueError(f"loss.cycle_noise must be >= 0 (got {self.cycle_noise})")
+        for name in ("cycle_noise", "consistency"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loss.{name} must be >= 0 (got {getattr(self, name)})")
 
 
 @dataclass
@@ -509,6 +517,7 @@ class CycleGANTask(_TranslationTask):
                 if discriminator is not None:
                     self.discriminators[f"discriminator_{domain}"] = discriminator
         self.pools = {"a": ImagePool(config.loss.pool_size), "b": ImagePool(config.loss.pool_size)}
+        self.consistency = IntensityConsistencyLoss()
 
     def directions(self) -> dict[str, tuple[DomainConfig, DomainConfig]]:
         data = self.config.data
@@ -534,6 +543,11 @@ class CycleGANTask(_TranslationTask):
                     (self.generator_ba(real_a).float() - real_a).abs().mean()
                 loss_g = loss_g + loss.cycle * loss.identity * identity
                 logs["identity"] = float(identity.detach())
+            if loss.consistency > 0:
+                consistency = self.consistency(real_a, fake_b.float(), batch["a_brain"]) + \
+                    self.consistency(real_b, fake_a.float(), batch["b_brain"])
+                loss_g = loss_g + loss.consistency * consistency
+                logs["consistency"] = float(consistency.detach())
             if judged:
                 adversarial = sum(self.adversarial.generator_loss(d(fake)) for d, fake in
                                   ((judged[0][0], fake_b), (judged[1][0], fake_a)))
