@@ -7,7 +7,10 @@ noisy input beside it as the reference for plain acquisition noise) it prints, i
 SSIM against the true image as the bench scores it, SSIM after a Gaussian blur of 0.5 and 1 voxel (grain costs
 SSIM that blurring gives back; wrong contrast does not come back), and the grain itself: the standard deviation
 of the output in 3 x 3 windows where the true image is flat. A CycleGAN that passes its input's details through
-a faint pattern in its output (see `loss.cycle_noise`) shows more grain than its input has noise.
+a faint pattern in its output (see `loss.cycle_noise`) shows more grain than its input has noise. The last
+column is `mrigan.losses.IntensityConsistencyLoss` of the output against the input, per slice inside the brain
+(see `loss.consistency`): the part of the output that the input's intensity does not explain; the true image's
+own value is printed as the reference.
 """
 
 from __future__ import annotations
@@ -48,6 +51,18 @@ def blurred(image: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(image, sigma=(sigma, sigma, 0))
 
 
+def consistency(source: np.ndarray, output: np.ndarray, brain: np.ndarray) -> float:
+    """`IntensityConsistencyLoss` of (X, Y, Z) output against its source, each axial slice one image."""
+    import torch
+
+    from mrigan.losses import IntensityConsistencyLoss
+
+    def as_batch(volume: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(np.moveaxis(volume, -1, 0)[:, None], dtype=np.float32))
+
+    return float(IntensityConsistencyLoss()(as_batch(source), as_batch(output), as_batch(brain)))
+
+
 def main() -> None:
     import torch
 
@@ -65,15 +80,16 @@ def main() -> None:
     flat = flat_windows(case.truth, case.brain)
     print(f"held-out Colin27, {case.name}, {args.slices} slices; inside the brain; grain = mean 3 x 3 std where the "
           f"true image is flat ({int(flat.sum())} voxels)\n")
-    print("| output | SSIM | SSIM, blur 0.5 | SSIM, blur 1 | grain |")
-    print("|---|---|---|---|---|")
-    rows = [("input (as acquired, the source contrast)", case.image)]
+    print("| output | SSIM | SSIM, blur 0.5 | SSIM, blur 1 | grain | consistency |")
+    print("|---|---|---|---|---|---|")
+    rows = [("input (as acquired, the source contrast)", case.image), ("the true image", case.truth)]
     rows += [(model, TranslationModelMethod.from_path(model)(case.degraded())) for model in args.models]
     for label, output in rows:
         scores = [mean_ssim(image, case.truth, case.brain) for image in
                   (output, blurred(output, 0.5), blurred(output, 1.0))]
         grain = float(local_std(output)[flat].mean())
-        print(f"| {label} | " + " | ".join(f"{s:.3f}" for s in scores) + f" | {grain:.4f} |")
+        print(f"| {label} | " + " | ".join(f"{s:.3f}" for s in scores) +
+              f" | {grain:.4f} | {consistency(case.image, output, case.brain):.4f} |")
 
 
 if __name__ == "__main__":
