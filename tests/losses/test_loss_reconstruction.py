@@ -119,6 +119,21 @@ def test_intensity_consistency_is_low_for_the_true_translation_and_rises_with_wh
     assert translation.grad[brain > 0].abs().sum() > 0 and translation.grad[brain == 0].abs().sum() == 0
 
 
+def test_the_correlation_ratio_measure_ignores_contrast_and_the_plain_one_rewards_flattening(t1w_t2w_slice):
+    source, truth, brain = t1w_t2w_slice
+    plain, ratio = IntensityConsistencyLoss(), IntensityConsistencyLoss(measure="correlation_ratio")
+    flatter = 0.5 * truth + 0.2
+    assert float(plain(source, flatter, brain)) == pytest.approx(0.25 * float(plain(source, truth, brain)), rel=1e-4)
+    assert float(ratio(source, flatter, brain)) == pytest.approx(float(ratio(source, truth, brain)), rel=1e-4)
+    assert 0 < float(ratio(source, truth, brain)) < 0.3  # 1 - eta^2: most of the true T2w's variance is explained
+    relit = truth.clone()
+    relit[(truth > 0.6) & (brain > 0) & (torch.rand_like(truth) > 0.5)] = 0.2  # half the CSF dark, at random
+    assert float(ratio(source, relit, brain)) > float(ratio(source, truth, brain)) + 0.1
+    empty = torch.zeros_like(brain)
+    both = ratio(torch.cat([source, source]), torch.cat([truth, truth]), torch.cat([brain, empty]))
+    assert float(both) == pytest.approx(float(ratio(source, truth, brain)), rel=1e-5)  # empty images do not count
+
+
 def test_intensity_consistency_refuses_mismatched_shapes():
     loss = IntensityConsistencyLoss()
     with pytest.raises(ValueError, match="differ"):
@@ -127,4 +142,6 @@ def test_intensity_consistency_refuses_mismatched_shapes():
         loss(torch.rand(1, 2, 8, 8), torch.rand(1, 2, 8, 8), torch.ones(1, 2, 8, 8))
     with pytest.raises(ValueError, match="bins"):
         IntensityConsistencyLoss(bins=1)
+    with pytest.raises(ValueError, match="measure"):
+        IntensityConsistencyLoss(measure="entropy")
     assert float(loss(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))) == 0.0

@@ -92,14 +92,18 @@ def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
 def test_cyclegan_loss_weights_must_not_be_negative(name):
     with pytest.raises(UsageError, match=f"{name} must be >= 0"):
         load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])
+    with pytest.raises(UsageError, match="consistency_measure"):
+        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["loss.consistency_measure=entropy"])
 
 
-def test_cyclegan_consistency_term_trains_each_translation_towards_a_function_of_its_input():
+@pytest.mark.parametrize("measure", ["variance", "correlation_ratio"])
+def test_cyclegan_consistency_term_trains_each_translation_towards_a_function_of_its_input(measure):
     """With the intensity-consistency term alone, a few steps make both translations more consistent."""
     torch.manual_seed(0)
     task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [
         *SMALL, "loss.adversarial=0", "loss.cycle=0", "loss.identity=0", "loss.consistency=1",
-        "generator.dropout=0", "optim.lr_generator=1e-3"]))
+        f"loss.consistency_measure={measure}", "generator.dropout=0", "optim.lr_generator=1e-3"]))
+    assert task.consistency.measure == measure
     logs = _train(task, _batch(("a", "b")), steps=15)
     assert all(np.isfinite(row["consistency"]) for row in logs)
     assert logs[-1]["consistency"] < 0.5 * logs[0]["consistency"]

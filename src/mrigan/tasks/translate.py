@@ -186,6 +186,8 @@ class CycleLossConfig(AdversarialConfig):
     inside the brain (G(a) against a, F(b) against b): the part of a translation that the input's intensity does
     not explain, e.g. one pocket of CSF rendered dark while another turns bright. It assumes that each tissue
     has one intensity per contrast, as in simulated domains and, up to bias fields, in skull-stripped scans.
+    `consistency_measure` picks the plain spread ("variance") or the spread over the translation's variance
+    ("correlation_ratio", which does not reward a flatter contrast).
     """
 
     adversarial_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"
@@ -194,6 +196,7 @@ class CycleLossConfig(AdversarialConfig):
     pool_size: int = 50
     cycle_noise: float = 0.0
     consistency: float = 0.0
+    consistency_measure: Literal["variance", "correlation_ratio"] = "variance"
 
     def __post_init__(self) -> None:
         for name in ("cycle_noise", "consistency"):
@@ -517,7 +520,7 @@ class CycleGANTask(_TranslationTask):
                 if discriminator is not None:
                     self.discriminators[f"discriminator_{domain}"] = discriminator
         self.pools = {"a": ImagePool(config.loss.pool_size), "b": ImagePool(config.loss.pool_size)}
-        self.consistency = IntensityConsistencyLoss()
+        self.consistency = IntensityConsistencyLoss(measure=config.loss.consistency_measure)
 
     def directions(self) -> dict[str, tuple[DomainConfig, DomainConfig]]:
         data = self.config.data
