@@ -9,8 +9,10 @@ SSIM that blurring gives back; wrong contrast does not come back), and the grain
 of the output in 3 x 3 windows where the true image is flat. A CycleGAN that passes its input's details through
 a faint pattern in its output (see `loss.cycle_noise`) shows more grain than its input has noise. The last
 column is `mrigan.losses.IntensityConsistencyLoss` of the output against the input, per slice inside the brain
-(see `loss.consistency`): the part of the output that the input's intensity does not explain; the true image's
-own value is printed as the reference.
+(see `loss.consistency`): the part of the output that the input's intensity does not explain, as a variance and
+as a share of the output's variance (1 - eta^2, `consistency_measure="correlation_ratio"`); the true image's own
+values are printed as the reference. The last two show the output's contrast: its mean where the true image is
+bright (>= 0.9: CSF in T2w) and dark (< 0.3), the true means in the header.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def blurred(image: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(image, sigma=(sigma, sigma, 0))
 
 
-def consistency(source: np.ndarray, output: np.ndarray, brain: np.ndarray) -> float:
+def consistency(source: np.ndarray, output: np.ndarray, brain: np.ndarray, measure: str = "variance") -> float:
     """`IntensityConsistencyLoss` of (X, Y, Z) output against its source, each axial slice one image."""
     import torch
 
@@ -60,7 +62,7 @@ def consistency(source: np.ndarray, output: np.ndarray, brain: np.ndarray) -> fl
     def as_batch(volume: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(np.moveaxis(volume, -1, 0)[:, None], dtype=np.float32))
 
-    return float(IntensityConsistencyLoss()(as_batch(source), as_batch(output), as_batch(brain)))
+    return float(IntensityConsistencyLoss(measure=measure)(as_batch(source), as_batch(output), as_batch(brain)))
 
 
 def main() -> None:
@@ -80,8 +82,10 @@ def main() -> None:
     flat = flat_windows(case.truth, case.brain)
     print(f"held-out Colin27, {case.name}, {args.slices} slices; inside the brain; grain = mean 3 x 3 std where the "
           f"true image is flat ({int(flat.sum())} voxels)\n")
-    print("| output | SSIM | SSIM, blur 0.5 | SSIM, blur 1 | grain | consistency |")
-    print("|---|---|---|---|---|---|")
+    bright, dark = case.brain & (case.truth >= 0.9), case.brain & (case.truth < 0.3)
+    print(f"| output | SSIM | SSIM, blur 0.5 | SSIM, blur 1 | grain | consistency | 1 - eta^2 | mean where true >= 0.9 "
+          f"({case.truth[bright].mean():.3f}) | mean where true < 0.3 ({case.truth[dark].mean():.3f}) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     rows = [("input (as acquired, the source contrast)", case.image), ("the true image", case.truth)]
     rows += [(model, TranslationModelMethod.from_path(model)(case.degraded())) for model in args.models]
     for label, output in rows:
@@ -89,7 +93,9 @@ def main() -> None:
                   (output, blurred(output, 0.5), blurred(output, 1.0))]
         grain = float(local_std(output)[flat].mean())
         print(f"| {label} | " + " | ".join(f"{s:.3f}" for s in scores) +
-              f" | {grain:.4f} | {consistency(case.image, output, case.brain):.4f} |")
+              f" | {grain:.4f} | {consistency(case.image, output, case.brain):.4f}"
+              f" | {consistency(case.image, output, case.brain, 'correlation_ratio'):.3f}"
+              f" | {output[bright].mean():.3f} | {output[dark].mean():.3f} |")
 
 
 if __name__ == "__main__":
