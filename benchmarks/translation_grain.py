@@ -7,8 +7,8 @@ noisy input beside it as the reference for plain acquisition noise) it prints, i
 SSIM against the true image as the bench scores it, SSIM after a Gaussian blur of 0.5 and 1 voxel (grain costs
 SSIM that blurring gives back; wrong contrast does not come back), and the grain itself: the standard deviation
 of the output in 3 x 3 windows where the true image is flat. A CycleGAN that passes its input's details through
-a faint pattern in its output (see `loss.cycle_noise`) shows more grain than its input has noise. The last
-column is `mrigan.losses.IntensityConsistencyLoss` of the output against the input, per slice inside the brain
+a faint pattern in its output (see `loss.cycle_noise`) shows more grain than its input has noise. The next two
+columns are `mrigan.losses.IntensityConsistencyLoss` of the output against the input, per slice inside the brain
 (see `loss.consistency`): the part of the output that the input's intensity does not explain, as a variance and
 as a share of the output's variance (1 - eta^2, `consistency_measure="correlation_ratio"`); the true image's own
 values are printed as the reference. The last two show the output's contrast: its mean where the true image is
