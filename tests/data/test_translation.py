@@ -211,3 +211,29 @@ def test_mni152_gmm_is_the_same_brain_segmented_like_the_other_samples():
         return float((np.max(np.stack(list(maps.values())), axis=0)[brain] > 0.9).mean())
 
     assert crisp(segmented) > crisp(shipped) + 0.15
+
+
+@pytest.mark.parametrize("name", ["mni152-tight", "inia19-tight"])
+def test_tight_variants_strip_the_csf_around_the_brain_and_keep_the_ventricles(name):
+    from scipy.ndimage import binary_erosion
+
+    from mrigan.commands import load_tissues
+    from mrigan.data.samples import TIGHT_VARIANTS
+
+    _, loose = load_tissues(TIGHT_VARIANTS[name])
+    _, tight = load_tissues(name)
+    loose_brain, tight_brain = sum(loose.values()) > 0.1, sum(tight.values()) > 0.1
+    assert not (tight_brain & ~loose_brain).any() and 0.75 < tight_brain.sum() / loose_brain.sum() < 0.99
+    for tissue in ("gm", "wm"):  # grey and white matter are (nearly) all kept, only CSF goes
+        assert tight[tissue].sum() > 0.95 * loose[tissue].sum()
+    assert tight["csf"].sum() < 0.85 * loose["csf"].sum()
+
+    def outer_csf(maps, brain):
+        rim = brain & ~binary_erosion(brain)
+        return float(maps["csf"][rim].mean())
+
+    # the loose mask's edge is mostly CSF; the tight one's mostly grey matter
+    assert outer_csf(loose, loose_brain) > 0.65 and outer_csf(tight, tight_brain) < 0.45
+    # CSF deep inside (the ventricles) stays: most CSF far from the edge is kept
+    deep = binary_erosion(loose_brain, iterations=10)
+    assert tight["csf"][deep].sum() > 0.95 * loose["csf"][deep].sum()
