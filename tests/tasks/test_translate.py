@@ -72,15 +72,27 @@ def test_cyclegan_steps_are_finite_and_validation_scores_four_directions():
     assert card["source"]["contrast"] == "t2w" and card["target"]["contrast"] == "t1w"
 
 
+def _cyclegan_recording_g_of_a(*overrides: str) -> tuple[CycleGANTask, list[torch.Tensor]]:
+    """A small CycleGAN without an image pool, and the list its generator G: A -> B appends each output to."""
+    torch.manual_seed(0)
+    task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [*SMALL, "loss.pool_size=0", *overrides]))
+    outputs: list[torch.Tensor] = []
+    task.generator.register_forward_hook(lambda module, args, output: outputs.append(output.detach()))
+    return task, outputs
+
+
+def _inputs_of(module: torch.nn.Module) -> list[torch.Tensor]:
+    """The list `module` appends each call's first input to."""
+    inputs: list[torch.Tensor] = []
+    module.register_forward_pre_hook(lambda module, args: inputs.append(args[0].detach()))
+    return inputs
+
+
 @pytest.mark.parametrize("sigma", [0.0, 0.05])
 def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
     """The cycle pass gets G(A) plus N(0, cycle_noise^2); with 0 it gets G(A) itself (the usual CycleGAN)."""
-    torch.manual_seed(0)
-    task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml",
-                                        [*SMALL, "loss.pool_size=0", f"loss.cycle_noise={sigma}"]))
-    outputs_ab, inputs_ba = [], []
-    task.generator.register_forward_hook(lambda module, args, output: outputs_ab.append(output.detach()))
-    task.generator_ba.register_forward_pre_hook(lambda module, args: inputs_ba.append(args[0].detach()))
+    task, outputs_ab = _cyclegan_recording_g_of_a(f"loss.cycle_noise={sigma}")
+    inputs_ba = _inputs_of(task.generator_ba)
     _train(task, _batch(("a", "b")), steps=1)
     fake_b, translated_back = outputs_ab[0], inputs_ba[1]  # G(A) first; F sees B, then G(A) for the cycle
     jitter = translated_back - fake_b
@@ -88,7 +100,23 @@ def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
     assert abs(float(jitter.mean())) < 0.1 * sigma + 1e-12
 
 
-@pytest.mark.parametrize("name", ["cycle_noise", "consistency"])
+@pytest.mark.parametrize("sigma", [0.0, 0.05])
+def test_cyclegan_discriminators_judge_translations_with_acquisition_noise(sigma):
+    """D_B sees the real B as it is and G(A) plus fresh N(0, discriminator_noise^2) in its step and in G's."""
+    task, outputs_ab = _cyclegan_recording_g_of_a(f"loss.discriminator_noise={sigma}")
+    judged_b = _inputs_of(task.discriminators["discriminator_b"])
+    batch = _batch(("a", "b"))
+    _train(task, batch, steps=1)
+    real_seen, fake_in_d_step, fake_in_g_step = judged_b
+    assert torch.equal(real_seen, batch["b"])
+    for seen in (fake_in_d_step, fake_in_g_step):
+        noise = seen - outputs_ab[0]
+        assert float(noise.std()) == pytest.approx(sigma, rel=0.1, abs=1e-12)
+        assert abs(float(noise.mean())) < 0.1 * sigma + 1e-12
+    assert torch.equal(fake_in_d_step, fake_in_g_step) == (sigma == 0)
+
+
+@pytest.mark.parametrize("name", ["cycle_noise", "consistency", "discriminator_noise"])
 def test_cyclegan_loss_weights_must_not_be_negative(name):
     with pytest.raises(UsageError, match=f"{name} must be >= 0"):
         load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])
