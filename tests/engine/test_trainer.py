@@ -310,16 +310,22 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path):
         Trainer(small_config(max_steps=1), tmp_path / "none").fit(TinyGanTask(), train, init_from=tmp_path)
 
 
-def test_init_from_a_checkpoint_without_the_discriminator_starts_it_fresh(tmp_path):
+@pytest.mark.parametrize("how", ["the checkpoint lacks it", "trainer.fresh_modules names it"])
+def test_init_from_a_checkpoint_without_the_discriminator_starts_it_fresh(tmp_path, how):
     source, _ = fit(tmp_path / "source", small_config())
-    payload = load_checkpoint(tmp_path / "source" / "checkpoints" / "step_0000006.pt", map_location="cpu")
+    full = tmp_path / "source" / "checkpoints" / "step_0000006.pt"
+    payload = load_checkpoint(full, map_location="cpu")
     payload["modules"].pop("discriminator")  # as a generator-only (pixel-loss) run writes it
     generator_only = tmp_path / "cnn.pt"
     torch.save(payload, generator_only)
     seed_everything(5)
     tuned = TinyGanTask(lr_generator=0.0, lr_discriminator=0.0)
     fresh = {k: v.clone() for k, v in tuned.discriminator.state_dict().items()}
-    Trainer(small_config(max_steps=1), tmp_path / "gan").fit(tuned, *loaders(val=False), init_from=generator_only)
+    if how == "the checkpoint lacks it":
+        Trainer(small_config(max_steps=1), tmp_path / "gan").fit(tuned, *loaders(val=False), init_from=generator_only)
+    else:
+        Trainer(small_config(max_steps=1, fresh_modules=["discriminator"]), tmp_path / "gan").fit(
+            tuned, *loaders(val=False), init_from=full)
     for name, parameter in tuned.generator.named_parameters():
         assert torch.equal(parameter, source.generator.state_dict()[name]), name
     for name, parameter in tuned.discriminator.named_parameters():
@@ -333,6 +339,9 @@ def test_init_from_a_checkpoint_without_the_discriminator_starts_it_fresh(tmp_pa
     with pytest.raises(InputError, match=r"holds modules \['critic', 'generator'\]"):
         Trainer(small_config(max_steps=1), tmp_path / "extra").fit(
             TinyGanTask(), *loaders(val=False), init_from=tmp_path / "extra.pt")
+    with pytest.raises(UsageError, match=r"fresh_modules names \['critic'\]"):
+        Trainer(small_config(max_steps=1, fresh_modules=["critic"]), tmp_path / "critic").fit(
+            TinyGanTask(), *loaders(val=False), init_from=full)
 
 
 class DecayingTask(TinyGanTask):

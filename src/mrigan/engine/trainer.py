@@ -88,6 +88,8 @@ class TrainerConfig:
         device: "auto", "cpu" or "cuda" (under torchrun, each process takes GPU LOCAL_RANK).
         num_threads: torch CPU threads (None leaves torch's default).
         figures: draw sample triplets at each validation and loss curves at each checkpoint (matplotlib).
+        fresh_modules: when fine-tuning (`init_from`), modules that start fresh instead of from the checkpoint,
+            e.g. [discriminator_a, discriminator_b] to give a CycleGAN new discriminators of another norm.
     """
 
     max_steps: int = 10_000
@@ -104,6 +106,7 @@ class TrainerConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = None
     figures: bool = True
+    fresh_modules: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.max_steps < 0:
@@ -567,7 +570,7 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(checkpoint["optimizers"][name])
         for name, ema in self.emas.items():
-            if name in checkpoint.get("ema", {}):
+            if name in checkpoint.get("ema", {}) and name in theirs:
                 ema.load_state_dict(checkpoint["ema"][name])
             else:
                 logger.warning("%s has no EMA of %s: starting the EMA from the current weights", path, name)
@@ -604,16 +607,20 @@ class Trainer:
     def _initialise(self, path: Path) -> None:
         """Load the modules' weights (and EMA copies) from a checkpoint, keeping the fresh loop and optimizers.
 
-        Modules the checkpoint lacks start fresh (ESRGAN's recipe: a GAN whose generator starts from the same
-        network trained on pixel losses alone, its discriminator new); a checkpoint with modules this recipe
-        does not train, or with none of its modules, is refused.
+        Modules the checkpoint lacks, and those in `fresh_modules`, start fresh (ESRGAN's recipe: a GAN whose
+        generator starts from the same network trained on pixel losses alone, its discriminator new); a
+        checkpoint with modules this recipe does not train, or with none of its modules, is refused.
         """
         from mrigan.io.readwrite import sha256_file
 
+        unknown = sorted(set(self.config.fresh_modules) - set(self.modules))
+        if unknown:
+            raise UsageError(f"trainer.fresh_modules names {unknown}, but this recipe trains {sorted(self.modules)}")
         checkpoint = load_checkpoint(path, map_location="cpu")
         theirs = checkpoint.get("modules", {})
         if not set(theirs) <= set(self.modules) or not theirs:
             raise InputError(path, f"holds modules {sorted(theirs)}, but this recipe trains {sorted(self.modules)}")
+        theirs = {name: weights for name, weights in theirs.items() if name not in self.config.fresh_modules}
         fresh = sorted(set(self.modules) - set(theirs))
         if fresh:
             broadcast_module_state(self.context, [self.modules[name] for name in fresh])
@@ -626,7 +633,7 @@ class Trainer:
                 first = str(error).strip().splitlines()[-1].strip()
                 raise InputError(path, f"its {name} does not fit this config's network: {first}") from None
         for name, ema in self.emas.items():
-            if name in checkpoint.get("ema", {}):
+            if name in checkpoint.get("ema", {}) and name in theirs:
                 ema.load_state_dict(checkpoint["ema"][name])
             else:
                 ema.module.load_state_dict(self.modules[name].state_dict())
