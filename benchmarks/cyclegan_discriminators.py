@@ -8,6 +8,11 @@ generator's translations, and on real crops of the other domain, over the same t
 fresh discriminator of the same config trained alone for `--fresh-steps` steps (same optimiser) to tell real
 T2w from real T1w crops: if that one separates the domains and the run's does not, the run's generators are
 fooling their discriminators (the GAN game, not the discriminator's capacity, is what stalls).
+
+Two more columns show whether a discriminator sees intensity levels, which only it can teach an unpaired
+translation: its output on the same real crops with every brain voxel 0.03 brighter, and with the contrast
+inside the brain flattened by 10% about 0.6 (a translation's tissue levels off by that much score as real if these
+stay at the real crops' value; PatchGANs with instance norm normalise most of the levels away).
 """
 
 from __future__ import annotations
@@ -45,17 +50,23 @@ def main() -> None:
     items = [train[int(i)] for i in picks]
     real_a = torch.as_tensor(np.stack([item["a"] for item in items]))
     real_b = torch.as_tensor(np.stack([item["b"] for item in items]))
+    brain_a = torch.as_tensor(np.stack([item["a_brain"] for item in items])).float()
+    brain_b = torch.as_tensor(np.stack([item["b_brain"] for item in items])).float()
     step = state["loop"]["step"]
     print(f"{args.run_dir} at step {step}, {len(items)} training crops of {config.data.patch[0]} px; mean D output "
           "(1 = real, 0 = fake)\n")
-    print("| discriminator | real crops of its domain | the generator's translations | real crops of the other domain |")
-    print("|---|---|---|---|")
+    print("| discriminator | real crops of its domain | the generator's translations | real crops of the other domain "
+          "| real crops, brain + 0.03 | real crops, brain contrast x 0.9 |")
+    print("|---|---|---|---|---|---|")
     with torch.no_grad():
         fake_b, fake_a = task.generator(real_a), task.generator_ba(real_b)
-        for label, key, real, fake, other in (("D_B (T2w)", "discriminator_b", real_b, fake_b, real_a),
-                                              ("D_A (T1w)", "discriminator_a", real_a, fake_a, real_b)):
+        for label, key, real, fake, other, brain in (
+                ("D_B (T2w)", "discriminator_b", real_b, fake_b, real_a, brain_b),
+                ("D_A (T1w)", "discriminator_a", real_a, fake_a, real_b, brain_a)):
             d = task.discriminators[key]
-            print(f"| {label} of the run | {d(real).mean():.2f} | {d(fake).mean():.2f} | {d(other).mean():.2f} |")
+            brighter, flatter = real + 0.03 * brain, real + brain * (0.6 + 0.9 * (real - 0.6) - real)
+            print(f"| {label} of the run | {d(real).mean():.3f} | {d(fake).mean():.3f} | {d(other).mean():.3f} | "
+                  f"{d(brighter).mean():.3f} | {d(flatter).mean():.3f} |")
 
     fresh = build_discriminator(config.discriminator, in_channels=1, spatial_dims=2, patch=config.data.patch)
     optim = torch.optim.Adam(fresh.parameters(), lr=config.optim.lr_discriminator,
@@ -72,8 +83,8 @@ def main() -> None:
         optim.step()
     fresh.eval()
     with torch.no_grad():
-        print(f"| fresh D_B, {args.fresh_steps} steps on real T2w vs real T1w | {fresh(real_b).mean():.2f} | "
-              f"{fresh(fake_b).mean():.2f} | {fresh(real_a).mean():.2f} |")
+        print(f"| fresh D_B, {args.fresh_steps} steps on real T2w vs real T1w | {fresh(real_b).mean():.3f} | "
+              f"{fresh(fake_b).mean():.3f} | {fresh(real_a).mean():.3f} | - | - |")
 
 
 if __name__ == "__main__":
