@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,8 @@ def test_translate_suite_quick_runs_and_writes_files(tmp_path):
 
     result = run_suite("translate", quick=True, n_slices=3, out_dir=tmp_path, progress=False)
     cases = list(dict.fromkeys(r["case"] for r in result.records))
-    assert cases == ["T1w -> T2w", "T2w -> T1w", "T1w -> T2w -> T1w", "T2w -> T1w -> T2w"]
+    assert cases == ["T1w -> T2w", "T2w -> T1w", "T1w -> T2w -> T1w", "T2w -> T1w -> T2w",
+                     "T1w -> T1w (T2w -> T1w generator)", "T2w -> T2w (T1w -> T2w generator)"]
     assert len(_rows(result, "T1w -> T2w", "histmatch")) == 3
     assert not _rows(result, "T1w -> T2w -> T1w", "histmatch")  # no contrast to match in a round trip
     # histogram matching brings the input's intensities closer to the other contrast than leaving it alone
@@ -104,6 +106,12 @@ def test_models_are_scored_in_their_directions_only(runs):
     cases = {case.name: case.degraded() for case in make_translation_suite("translate", n_slices=3).cases}
     assert forward.supports(cases["T1w -> T2w"]) and not forward.supports(cases["T2w -> T1w"])
     assert not forward.supports(cases["T1w -> T2w -> T1w"])  # a round trip needs both generators
+    # seed 003's reconstruction of a T2w runs G (T1w -> T2w) on the T2w image; that of a T1w needs F
+    assert forward.supports(cases["T2w -> T2w (T1w -> T2w generator)"])
+    assert not forward.supports(cases["T1w -> T1w (T2w -> T1w generator)"])
+    reconstruction = cases["T2w -> T2w (T1w -> T2w generator)"]
+    np.testing.assert_array_equal(forward(reconstruction), forward(dataclasses.replace(
+        cases["T1w -> T2w"], image=reconstruction.image)))
     # the run folder, or its two cards, give one method with both generators
     both = translation_methods([runs["cyclegan"] / "final" / "generator.json",
                                 runs["cyclegan"] / "final" / "generator_ba.json", runs["pix2pix"]], device="cpu")

@@ -66,6 +66,8 @@ class TranslationCase:
         source, target: domains (`DomainConfig`) of input and truth.
         via: domains a round trip passes through (empty for a translation).
         baselines: the classical rows that make sense here ("identity", "histmatch").
+        generators: (source, target) domains of the generators to run, in order, when they are not the ones the
+            case's domains name: seed 003's reconstruction T1w -> T1w runs the T2w -> T1w generator on a T1w.
     """
 
     name: str
@@ -76,13 +78,15 @@ class TranslationCase:
     target: object
     via: tuple = ()
     baselines: tuple[str, ...] = ("identity", "histmatch")
+    generators: tuple = ()
 
     def degraded(self) -> Degraded:
         """The input as the methods take it: the brain in maps["fg"], the direction in params."""
         return Degraded(
             image=self.image, maps={"fg": self.brain}, source_shape=tuple(self.image.shape),
             params=[{"op": "translate", "case": self.name, "source": asdict(self.source),
-                     "target": asdict(self.target), "via": [asdict(d) for d in self.via]}],
+                     "target": asdict(self.target), "via": [asdict(d) for d in self.via],
+                     "generators": [[asdict(s), asdict(t)] for s, t in self.generators]}],
         )
 
 
@@ -161,9 +165,15 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
                             baselines=("identity",)),
             TranslationCase(f"{b} -> {a} -> {b}", target_image, target_true, brain, target, target, via=(source,),
                             baselines=("identity",)),
+            TranslationCase(f"{a} -> {a} ({b} -> {a} generator)", image, image_true, brain, source, source,
+                            baselines=("identity",), generators=((target, source),)),
+            TranslationCase(f"{b} -> {b} ({a} -> {b} generator)", target_image, target_true, brain, target, target,
+                            baselines=("identity",), generators=((source, target),)),
         ]
         notes = [f"{sample}, {source.describe()} and {target.describe()} (SNR {source.snr:g} / {target.snr:g} at "
-                 "3 T), scored against the noise-free image; round trips need both generators of a run"]
+                 "3 T), scored against the noise-free image; round trips need both generators of a run",
+                 f"{a} -> {a} and {b} -> {b}: seed 003's reconstructions, an image of a contrast given to the generator "
+                 "that translates into that contrast (CycleGAN's identity mapping)"]
         return TranslationSuite(name, sample, cases, notes=notes)
     cases = [TranslationCase(f"{source.field_t:g}T -> {target.field_t:g}T", image, target_true, brain, source,
                              target)]

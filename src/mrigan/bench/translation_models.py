@@ -4,8 +4,8 @@
 beside the identity and histogram-matching rows. A model card (task "translate") names its source and target
 domains; `supports()` is True only for the cases of its direction, so a T1w -> T2w model is skipped in the
 T2w -> T1w case and in the field suite. Both generators of a CycleGAN run (`generator.json`: A -> B,
-`generator_ba.json`: B -> A), given as the run folder or as the two cards, also run seed 003's round trips
-F(G(a)) and G(F(b)).
+`generator_ba.json`: B -> A), given as the run folder or as the two cards, also run the round trips F(G(a)) and
+G(F(b)) and seed 003's reconstructions F(a) and G(b) (each generator given an image already in its target contrast).
 
 A generator runs as it ran in validation (the card's "inference" entry): "slices" pads each whole axial slice
 with zeros, centred, to a square whose side is a multiple of 2 ** depth (as `PairedTranslationDataset` pads
@@ -133,14 +133,18 @@ class TranslationModelMethod:
     def chain(self, degraded: Degraded) -> list[tuple[Any, dict[str, Any]]] | None:
         """The generators that take the case's input domain, through its "via" domains, to its target; None if none.
 
-        The case is the last "translate" entry of `degraded.params` (source, target, via: domain dicts).
+        The case is the last "translate" entry of `degraded.params` (source, target, via: domain dicts); its
+        "generators" (pairs of domain dicts), when given, name the generators to run instead.
         """
         case = next((p for p in reversed(degraded.params) if p.get("op") == "translate"), None)
         if case is None:
             return None
         steps = [domain_key(d) for d in (case["source"], *case.get("via", ()), case["target"])]
+        ways = list(zip(steps[:-1], steps[1:], strict=True))
+        if case.get("generators"):
+            ways = [(domain_key(start), domain_key(stop)) for start, stop in case["generators"]]
         chain = []
-        for start, stop in zip(steps[:-1], steps[1:], strict=True):
+        for start, stop in ways:
             found = next(((generator, card) for generator, card in self.directions
                           if (domain_key(card["source"]), domain_key(card["target"])) == (start, stop)), None)
             if found is None:
