@@ -1,6 +1,7 @@
 """How much of a translation model's gap to the true image is grain: held-out Colin27, `translate` suite.
 
     .venv/bin/python benchmarks/translation_grain.py MODEL [MODEL ...] [--slices 40] [--direction ab|ba]
+                                                     [--sample colin27]
 
 MODEL is a shipped model name or a model card (e.g. `runs/tr/RUN/best/generator.json`). For each model (and the
 noisy input beside it as the reference for plain acquisition noise) it prints, inside the brain:
@@ -75,12 +76,13 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--slices", type=int, default=40)
     parser.add_argument("--direction", choices=["ab", "ba"], default="ab", help="T1w -> T2w (ab) or T2w -> T1w")
+    parser.add_argument("--sample", default=None, help="anatomy (default: the suite's held-out colin27)")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    suite = make_translation_suite("translate", n_slices=args.slices)
+    suite = make_translation_suite("translate", n_slices=args.slices, sample=args.sample)
     case = suite.cases[0 if args.direction == "ab" else 1]
     flat = flat_windows(case.truth, case.brain)
-    print(f"held-out Colin27, {case.name}, {args.slices} slices; inside the brain; grain = mean 3 x 3 std where the "
+    print(f"{suite.sample}, {case.name}, {args.slices} slices; inside the brain; grain = mean 3 x 3 std where the "
           f"true image is flat ({int(flat.sum())} voxels)\n")
     bright, dark = case.brain & (case.truth >= 0.9), case.brain & (case.truth < 0.3)
     print(f"| output | SSIM | SSIM, blur 0.5 | SSIM, blur 1 | grain | consistency | 1 - eta^2 | mean where true >= 0.9 "

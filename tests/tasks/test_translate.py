@@ -100,6 +100,18 @@ def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
     assert abs(float(jitter.mean())) < 0.1 * sigma + 1e-12
 
 
+def test_cyclegan_cycle_scan_noise_trains_the_second_generator_alone_on_scan_level_noise():
+    """F also translates back G(A) detached plus N(0, cycle_scan_noise^2); no gradient of it reaches G."""
+    task, outputs_ab = _cyclegan_recording_g_of_a("loss.cycle_noise=0.1", "loss.cycle_scan_noise=0.02")
+    inputs_ba, needs_grad = _inputs_of(task.generator_ba), []
+    task.generator_ba.register_forward_pre_hook(lambda module, args: needs_grad.append(args[0].requires_grad))
+    _train(task, _batch(("a", "b")), steps=1)
+    fake_b = outputs_ab[0]  # F sees B, G(A) + 0.1 noise (the cycle), G(A) + 0.02 noise (calibration), then A
+    for call, sigma, grad in ((1, 0.1, True), (2, 0.02, False)):
+        assert float((inputs_ba[call] - fake_b).std()) == pytest.approx(sigma, rel=0.1)
+        assert needs_grad[call] is grad
+
+
 @pytest.mark.parametrize("sigma", [0.0, 0.05])
 def test_cyclegan_discriminators_judge_translations_with_acquisition_noise(sigma):
     """D_B sees the real B as it is and G(A) plus fresh N(0, discriminator_noise^2) in its step and in G's."""
@@ -116,7 +128,7 @@ def test_cyclegan_discriminators_judge_translations_with_acquisition_noise(sigma
     assert torch.equal(fake_in_d_step, fake_in_g_step) == (sigma == 0)
 
 
-@pytest.mark.parametrize("name", ["cycle_noise", "consistency", "discriminator_noise"])
+@pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise"])
 def test_cyclegan_loss_weights_must_not_be_negative(name):
     with pytest.raises(UsageError, match=f"{name} must be >= 0"):
         load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])
