@@ -31,7 +31,8 @@ def readable_card(data: dict, module, tables: str, *, command: str, config_file:
            else "patches are stitched with Hann-weighted overlaps")
     parameters = sum(p.numel() for p in module.parameters())
     names = {"mni152": "MNI152 2009a", "mni152-gmm": "MNI152 2009a segmented by a Gaussian mixture",
-             "inia19": "inia19"}
+             "inia19": "inia19", "mni152-tight": "MNI152 2009a with the CSF around the brain stripped off",
+             "inia19-tight": "inia19 with the CSF around the brain stripped off"}
     samples = [names.get(s, s) for s in config["data"].get("samples", [])]
     zooms = [z for z in config["data"].get("zooms", [1.0]) if z != 1]
     anatomies = ", ".join(samples[:-1]) + f" and {samples[-1]}" if len(samples) > 1 else "".join(samples)
