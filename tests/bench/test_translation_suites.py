@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +99,7 @@ def test_field_identity_row_scores_exactly_as_the_input(tmp_path):
     assert (tmp_path / "field_seams.csv").exists() and (tmp_path / "field_7T_to_9_4T.png").exists()
 
 
-def test_models_are_scored_in_their_directions_only(runs):
+def test_models_are_scored_in_their_directions_only(runs, tmp_path):
     from mrigan.bench.runner import run_suite
     from mrigan.bench.translation import make_translation_suite
     from mrigan.bench.translation_models import TranslationModelMethod, translation_methods
@@ -116,6 +118,18 @@ def test_models_are_scored_in_their_directions_only(runs):
     both = translation_methods([runs["cyclegan"] / "final" / "generator.json",
                                 runs["cyclegan"] / "final" / "generator_ba.json", runs["pix2pix"]], device="cpu")
     assert [len(m.directions) for m in both] == [2, 1]
+    # cards of two runs of one recipe pair up too (each direction shipped from its own run); of two recipes, not
+    for recipe, pairs in (("cyclegan-t1-t2", [2]), ("another-recipe", [1, 1])):
+        other = tmp_path / recipe
+        other.mkdir()
+        card = json.loads((runs["cyclegan"] / "final" / "generator_ba.json").read_text())
+        card["config"]["loss"]["cycle_noise"] += 0.01
+        card["config"]["name"] = recipe
+        (other / "generator_ba.json").write_text(json.dumps(card))
+        shutil.copy(runs["cyclegan"] / "final" / card["weights_file"], other / card["weights_file"])
+        mixed = translation_methods([runs["cyclegan"] / "final" / "generator.json", other / "generator_ba.json"],
+                                    device="cpu")
+        assert [len(m.directions) for m in mixed] == pairs
     assert all(both[0].supports(degraded) for degraded in cases.values())
 
     result = run_suite("translate", n_slices=3, methods=["identity"], progress=False, models=both)

@@ -105,13 +105,15 @@ class TranslationModelMethod:
         return generator, loaded
 
     def is_inverse(self, other: TranslationModelMethod) -> bool:
-        """True when `other` is one generator going the other way, trained by the same config (the same run)."""
+        """True when `other` is one generator going the other way, trained by the same recipe (its config's name).
+
+        The two may come from different runs of that recipe (each direction's best checkpoint, as shipped)."""
         if len(self.directions) != 1 or len(other.directions) != 1:
             return False
         mine, theirs = self.card, other.card
         return (domain_key(mine["source"]) == domain_key(theirs["target"])
                 and domain_key(mine["target"]) == domain_key(theirs["source"])
-                and mine.get("config") == theirs.get("config"))
+                and (mine.get("config") or {}).get("name") == (theirs.get("config") or {}).get("name"))
 
     def add_inverse(self, inverse: str | Path | TranslationModelMethod) -> None:
         """Add the opposite direction (a card, or a loaded one-direction method)."""
