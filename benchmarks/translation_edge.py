@@ -13,7 +13,6 @@ that learnt "the edge is CSF" shows it in band 1. `--sample mni152-tight` checks
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
@@ -32,20 +31,10 @@ def psnr(error: np.ndarray) -> float:
 
 
 def main() -> None:
-    import torch
-
-    from mrigan.bench.translation import make_translation_suite
     from mrigan.bench.translation_models import TranslationModelMethod
+    from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+")
-    parser.add_argument("--slices", type=int, default=40)
-    parser.add_argument("--direction", choices=["ab", "ba"], default="ab", help="T1w -> T2w (ab) or T2w -> T1w")
-    parser.add_argument("--sample", default=None, help="anatomy (default: the suite's held-out colin27)")
-    args = parser.parse_args()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    suite = make_translation_suite("translate", n_slices=args.slices, sample=args.sample)
-    case = suite.cases[0 if args.direction == "ab" else 1]
+    args, suite, case = translation_case(__doc__)
     brain, truth = case.brain, case.truth
     distance = edge_distance(brain)
     outputs = {model: TranslationModelMethod.from_path(model)(case.degraded()) for model in args.models}

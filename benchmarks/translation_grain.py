@@ -18,7 +18,6 @@ bright (>= 0.9: CSF in T2w) and dark (< 0.3), the true means in the header.
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
@@ -67,20 +66,10 @@ def consistency(source: np.ndarray, output: np.ndarray, brain: np.ndarray, measu
 
 
 def main() -> None:
-    import torch
-
-    from mrigan.bench.translation import make_translation_suite
     from mrigan.bench.translation_models import TranslationModelMethod
+    from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+")
-    parser.add_argument("--slices", type=int, default=40)
-    parser.add_argument("--direction", choices=["ab", "ba"], default="ab", help="T1w -> T2w (ab) or T2w -> T1w")
-    parser.add_argument("--sample", default=None, help="anatomy (default: the suite's held-out colin27)")
-    args = parser.parse_args()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    suite = make_translation_suite("translate", n_slices=args.slices, sample=args.sample)
-    case = suite.cases[0 if args.direction == "ab" else 1]
+    args, suite, case = translation_case(__doc__)
     flat = flat_windows(case.truth, case.brain)
     print(f"{suite.sample}, {case.name}, {args.slices} slices; inside the brain; grain = mean 3 x 3 std where the "
           f"true image is flat ({int(flat.sum())} voxels)\n")

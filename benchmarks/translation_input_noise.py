@@ -13,7 +13,6 @@ The default anatomy is a training one (its central slices), so this diagnoses wi
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import numpy as np
@@ -22,21 +21,12 @@ LEVELS = ((0.0, 0.6), (0.6, 0.9), (0.9, 1.01))
 
 
 def main() -> None:
-    import torch
-
-    from mrigan.bench.translation import make_translation_suite
     from mrigan.bench.translation_models import TranslationModelMethod
+    from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+")
-    parser.add_argument("--direction", choices=["ab", "ba"], default="ba", help="T1w -> T2w (ab) or T2w -> T1w")
-    parser.add_argument("--sample", default="mni152-tight")
-    parser.add_argument("--slices", type=int, default=12)
-    parser.add_argument("--extra", default="0,0.05,0.1", help="comma-separated standard deviations of added noise")
-    args = parser.parse_args()
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    suite = make_translation_suite("translate", n_slices=args.slices, sample=args.sample)
-    case = suite.cases[0 if args.direction == "ab" else 1]
+    args, _, case = translation_case(__doc__, slices=12, direction="ba", sample="mni152-tight", add_arguments=(
+        lambda parser: parser.add_argument("--extra", default="0,0.05,0.1",
+                                           help="comma-separated standard deviations of added noise")))
     brain, truth = case.brain, case.truth
     levels = [brain & (truth >= low) & (truth < high) for low, high in LEVELS]
     print(f"{args.sample}, {case.name}, {args.slices} central slices; inside the brain\n")
