@@ -234,6 +234,9 @@ def test_run_train_end_to_end_exports_translate_models(tmp_path, config, exporte
         assert card["task"] == "translate" and card["source"] != card["target"]
         assert " -> " in card["translation"] and "colin27" in json.dumps(card["training"])
         assert generator(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+    # resuming restores every generator's moving average, generator_ba's too (it has no optimizer of its name)
+    run_train(None, overrides=["trainer.max_steps=3"], resume=run_dir, out=None)
+    assert "has no EMA" not in (run_dir / "train.log").read_text()
 
 
 def test_fine_tuning_takes_new_data_and_names_its_origin(tmp_path):

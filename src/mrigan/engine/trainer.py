@@ -570,7 +570,7 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(checkpoint["optimizers"][name])
         for name, ema in self.emas.items():
-            if name in checkpoint.get("ema", {}) and name in theirs:
+            if name in checkpoint.get("ema", {}):
                 ema.load_state_dict(checkpoint["ema"][name])
             else:
                 logger.warning("%s has no EMA of %s: starting the EMA from the current weights", path, name)
