@@ -171,7 +171,7 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
                             baselines=("identity",), generators=((source, target),)),
         ]
         notes = [f"{sample}, {source.describe()} and {target.describe()} (SNR {source.snr:g} / {target.snr:g} at "
-                 "3 T), scored against the noise-free image; round trips need both generators of a run",
+                 "3 T), scored against the noise-free image; round trips need both generators of a recipe",
                  f"{a} -> {a} and {b} -> {b}: seed 003's reconstructions, an image of a contrast given to the generator "
                  "that translates into that contrast (CycleGAN's identity mapping)"]
         return TranslationSuite(name, sample, cases, notes=notes)
