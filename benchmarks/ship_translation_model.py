@@ -104,7 +104,9 @@ def main() -> None:
     methods = translation_methods([card_path, *[model_of_run(run) for run in args.compare]])
     result = run_suite(args.suite, n_slices=args.slices, progress=True, models=methods, sample=args.sample)
     tables = result.table
-    rows = [r for r in result.records if r["method"] == methods[0].name]
+    # its own translation only: not the reconstructions ("T1w -> T1w (T2w -> T1w generator)") nor round trips
+    rows = [r for r in result.records if r["method"] == methods[0].name and r["case"].count("->") == 1
+            and "(" not in r["case"]]
     data = json.loads(card_path.read_text())
     data["metrics"]["heldout"] = {
         "data": f"{args.sample or 'Colin27'} (held out), {args.suite} suite, {args.slices} central axial slices, "
