@@ -13,7 +13,6 @@ that learnt "the edge is CSF" shows it in band 1. `--sample mni152-tight` checks
 
 from __future__ import annotations
 
-
 import numpy as np
 
 BANDS = ((0, 1), (1, 2), (2, 3), (3, 5), (5, 10), (10, np.inf))
@@ -26,12 +25,9 @@ def edge_distance(brain: np.ndarray) -> np.ndarray:
     return np.stack([distance_transform_edt(brain[..., k]) for k in range(brain.shape[-1])], axis=-1)
 
 
-def psnr(error: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean(error * error)))
-
-
 def main() -> None:
     from mrigan.bench.translation_models import TranslationModelMethod
+    from mrigan.metrics import psnr
     from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
 
     args, suite, case = translation_case(__doc__)
@@ -56,7 +52,8 @@ def main() -> None:
     for model, output in outputs.items():
         error = output - truth
         share = float(np.sum(error[edge] ** 2) / np.sum(error[brain] ** 2))
-        print(f"| {model} | {psnr(error[brain]):.2f} | {psnr(error[brain & ~edge]):.2f} | {share:.2f} |")
+        print(f"| {model} | {psnr(output, truth, data_range=1.0, mask=brain):.2f} | "
+              f"{psnr(output, truth, data_range=1.0, mask=brain & ~edge):.2f} | {share:.2f} |")
 
 
 if __name__ == "__main__":

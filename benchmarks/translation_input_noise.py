@@ -22,6 +22,7 @@ LEVELS = ((0.0, 0.6), (0.6, 0.9), (0.9, 1.01))
 
 def main() -> None:
     from mrigan.bench.translation_models import TranslationModelMethod
+    from mrigan.metrics import psnr
     from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
 
     args, _, case = translation_case(__doc__, slices=12, direction="ba", sample="mni152-tight", add_arguments=(
@@ -40,9 +41,8 @@ def main() -> None:
             rng = np.random.default_rng(0)
             noisy = (case.image + extra * rng.standard_normal(case.image.shape)).astype(np.float32)
             output = method(dataclasses.replace(case, image=noisy).degraded())
-            error = (output - truth)[brain]
-            psnr = 10 * np.log10(1.0 / np.mean(error * error))
-            print(f"| {model} | {extra:g} | {psnr:.2f} | " + " | ".join(f"{output[level].mean():.3f}" for level in levels)
+            score = psnr(output, truth, data_range=1.0, mask=brain)
+            print(f"| {model} | {extra:g} | {score:.2f} | " + " | ".join(f"{output[level].mean():.3f}" for level in levels)
                   + " |")
 
 

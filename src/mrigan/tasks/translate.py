@@ -558,14 +558,13 @@ class CycleGANTask(_TranslationTask):
                       (self.discriminators["discriminator_a"], real_a, self._as_acquired(pooled_a))]
         logs = self._discriminator_step(step, judged)
         with step.autocast():
-            cycle = (self.generator_ba(self._jitter(fake_b)).float() - real_a).abs().mean() + \
-                (self.generator(self._jitter(fake_a)).float() - real_b).abs().mean()
+            cycle = self._translated_back(real_a, real_b, self._jitter(fake_b), self._jitter(fake_a))
             loss_g = loss.cycle * cycle
             logs["cycle"] = float(cycle.detach())
             if loss.cycle_scan_noise > 0:
                 sigma = loss.cycle_scan_noise
-                calibration = (self.generator_ba(_noisy(fake_b.detach(), sigma)).float() - real_a).abs().mean() + \
-                    (self.generator(_noisy(fake_a.detach(), sigma)).float() - real_b).abs().mean()
+                calibration = self._translated_back(real_a, real_b, _noisy(fake_b.detach(), sigma),
+                                                    _noisy(fake_a.detach(), sigma))
                 loss_g = loss_g + loss.cycle * calibration
                 logs["cycle_scan"] = float(calibration.detach())
             if loss.identity > 0:
@@ -586,6 +585,12 @@ class CycleGANTask(_TranslationTask):
         step.optimize("generator", loss_g)
         logs["loss_g"] = float(loss_g.detach())
         return logs
+
+    def _translated_back(self, real_a: torch.Tensor, real_b: torch.Tensor, sent_b: torch.Tensor,
+                         sent_a: torch.Tensor) -> torch.Tensor:
+        """L1 of F(sent_b) against A plus L1 of G(sent_a) against B (sent_*: translations as passed back)."""
+        return (self.generator_ba(sent_b).float() - real_a).abs().mean() + \
+            (self.generator(sent_a).float() - real_b).abs().mean()
 
     def _jitter(self, fake: torch.Tensor) -> torch.Tensor:
         """A translation as the cycle loss passes it back: with `loss.cycle_noise` added (if any)."""
