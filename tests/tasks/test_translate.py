@@ -128,7 +128,31 @@ def test_cyclegan_discriminators_judge_translations_with_acquisition_noise(sigma
     assert torch.equal(fake_in_d_step, fake_in_g_step) == (sigma == 0)
 
 
-@pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise"])
+def test_cyclegan_distribution_term_matches_each_translation_against_the_other_domains_scans():
+    """G(A) inside A's brain is pooled against real B inside B's brain (and F(B) against A); the pools resume."""
+    torch.manual_seed(0)
+    config = load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [*SMALL, "loss.distribution=2",
+                                                               "loss.distribution_noise=0.02"])
+    task = CycleGANTask(config)
+    batch = _batch(("a", "b"))
+    batch["b_brain"] = 1.0 - batch["a_brain"]
+    logs = _train(task, batch, steps=3)
+    assert all(np.isfinite(row["distribution"]) and row["distribution"] > 0 for row in logs)
+    for domain, other in (("b", "a"), ("a", "b")):
+        pools = task.distributions[domain]
+        assert pools.noise == 0.02 and len(pools.real) == len(pools.translated) == 3
+        real = batch[domain][batch[f"{domain}_brain"] > 0.5]
+        assert torch.isin(pools.real[0], real).all()
+        assert len(pools.translated[0]) == int((batch[f"{other}_brain"] > 0.5).sum())
+    resumed = CycleGANTask(config)
+    resumed.load_state_dict(task.state_dict())
+    assert torch.equal(resumed.distributions["a"].translated[2], task.distributions["a"].translated[2])
+    before_the_term = {name: value for name, value in task.state_dict().items() if name in ("a", "b")}
+    CycleGANTask(config).load_state_dict(before_the_term)  # checkpoints of before the term still resume
+
+
+@pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise",
+                                  "distribution", "distribution_noise"])
 def test_cyclegan_loss_weights_must_not_be_negative(name):
     with pytest.raises(UsageError, match=f"{name} must be >= 0"):
         load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])

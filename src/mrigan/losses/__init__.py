@@ -5,6 +5,7 @@ any mask) and returns a scalar tensor; `AdversarialLoss` adds `generator_loss` /
 from __future__ import annotations
 
 from mrigan.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss, r1_penalty
+from mrigan.losses.distribution import IntensityDistributionLoss
 from mrigan.losses.perceptual import PerceptualLoss
 from mrigan.losses.reconstruction import (
     CycleLoss,
@@ -24,6 +25,7 @@ __all__ = [
     "GradientDifferenceLoss",
     "IdentityLoss",
     "IntensityConsistencyLoss",
+    "IntensityDistributionLoss",
     "MaskedL1",
     "PerceptualLoss",
     "SSIMLoss",
