@@ -35,7 +35,8 @@ def main() -> None:
     _, validation = build_datasets(config)
     task = task_class(config)
     cyclegan = config.task == "cyclegan"
-    keys = ("a2b_ssim_fg", "b2a_ssim_fg", "ssim_fg", "a2b_psnr_fg", "b2a_psnr_fg") if cyclegan else ("psnr_fg", "ssim_fg")
+    keys = ("a2b_ssim_fg", "b2a_ssim_fg", "ssim_fg", "a2b_psnr_fg", "b2a_psnr_fg", "a2a_ssim_fg", "a2a_psnr_fg",
+            "b2b_ssim_fg", "b2b_psnr_fg") if cyclegan else ("psnr_fg", "ssim_fg")
     print(f"validation slabs of {args.run} ({', '.join(config.data.samples)}; zooms {config.data.zooms})\n")
     print("| model | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))

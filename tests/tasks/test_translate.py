@@ -65,11 +65,24 @@ def test_cyclegan_steps_are_finite_and_validation_scores_four_directions():
     batch = _batch(PAIRED)
     assert models["generator"](batch["input"]).shape == batch["input"].shape
     metrics = task.validation_step(batch, models)
-    for direction in ("a2b", "b2a", "a2b2a", "b2a2b"):
+    for direction in ("a2b", "b2a", "a2b2a", "b2a2b", "a2a", "b2b"):
         assert np.isfinite(metrics[f"{direction}_ssim_fg"]) and np.isfinite(metrics[f"{direction}_psnr_fg"])
     assert metrics["ssim_fg"] == pytest.approx(0.5 * (metrics["a2b_ssim_fg"] + metrics["b2a_ssim_fg"]))
     card = task.model_card("generator_ba")
     assert card["source"]["contrast"] == "t2w" and card["target"]["contrast"] == "t1w"
+
+
+def test_cyclegan_validation_scores_seed_003s_reconstructions_against_the_input_domains_truth():
+    """A -> A is F given A, scored against A's truth; B -> B is G given B (identity generators score 1 there)."""
+    task = CycleGANTask(load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", SMALL))
+    batch = _batch(PAIRED)
+    batch.update(input_true=batch["input"], target_true=batch["target"])
+    identity = {"generator": torch.nn.Identity(), "generator_ba": torch.nn.Identity()}
+    metrics = task.validation_step(batch, identity)
+    assert metrics["a2a_ssim_fg"] == pytest.approx(1.0) and metrics["b2b_ssim_fg"] == pytest.approx(1.0)
+    assert metrics["a2b_ssim_fg"] < 0.5
+    halved = {"generator": torch.nn.Identity(), "generator_ba": lambda image: 0.5 * image}
+    assert task.validation_step(batch, halved)["a2a_ssim_fg"] < 0.99
 
 
 def _cyclegan_recording_g_of_a(*overrides: str) -> tuple[CycleGANTask, list[torch.Tensor]]:

@@ -624,16 +624,22 @@ class CycleGANTask(_TranslationTask):
 
     @torch.no_grad()
     def validation_step(self, batch: dict[str, torch.Tensor], models: dict[str, nn.Module]) -> dict[str, float]:
-        """Seed 003's four directions against the true images: A -> B, B -> A, and both round trips.
+        """Translations and round trips against the true images: A -> B, B -> A, A -> B -> A, B -> A -> B, and
+        seed 003's reconstructions A -> A (F given an image of A) and B -> B (G given one of B).
 
         The summary scores ("ssim_fg", ...) average A -> B and B -> A; on a user's unpaired folders
         (`data.domain_a`), which hold no true pairs, only the round trips are scored, and averaged.
         """
-        truths = {"a2b": "target_true", "b2a": "input_true", "a2b2a": "input_true", "b2a2b": "target_true"}
-        summary = ("a2b2a", "b2a2b") if self.config.data.domain_a else ("a2b", "b2a")
+        truths = {"a2b": "target_true", "b2a": "input_true", "a2b2a": "input_true", "b2a2b": "target_true",
+                  "a2a": "input_true", "b2b": "target_true"}
+        user_folders = bool(self.config.data.domain_a)
+        summary = ("a2b2a", "b2a2b") if user_folders else ("a2b", "b2a")
+        passes = self._passes(batch, models)
+        if not user_folders:
+            passes.update(a2a=models["generator_ba"](batch["input"]), b2b=models["generator"](batch["target"]))
         metrics: dict[str, float] = {}
-        for direction, output in self._passes(batch, models).items():
-            if direction in summary or not self.config.data.domain_a:
+        for direction, output in passes.items():
+            if direction in summary or not user_folders:
                 metrics.update(translation_scores(output, batch[truths[direction]], batch, f"{direction}_"))
         for key in SCORES:
             metrics[key] = 0.5 * (metrics[f"{summary[0]}_{key}"] + metrics[f"{summary[1]}_{key}"])
