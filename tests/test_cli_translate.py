@@ -125,6 +125,23 @@ def test_a_volume_goes_through_each_direction_of_a_cyclegan_run(mni_nifti, cycle
     assert not np.allclose(outputs["generator"], outputs["generator_ba"])
 
 
+def test_flip_average_on_the_command_line_overrides_the_card_and_is_recorded(mni_nifti, cyclegan_run, patch_cards,
+                                                                            tmp_path, capsys):
+    outputs = {}
+    for flag in ("--flip-average", "--no-flip-average"):
+        output = tmp_path / f"{flag}.nii.gz"
+        code, _, err = run_in_process("enhance", mni_nifti, "-m", cyclegan_run / "generator.json", "-o", output,
+                                      "--device", "cpu", flag, capsys=capsys)
+        assert code == 0, err
+        outputs[flag] = nib.load(output).get_fdata()
+        record = json.loads(Path(f"{output}.json").read_text())
+        assert record["restoration"]["inference"]["flip_average"] == (flag == "--flip-average")
+    assert not np.allclose(outputs["--flip-average"], outputs["--no-flip-average"])
+    code, _, err = run_in_process("enhance", mni_nifti, "-m", "umr-gan-small", "-o", tmp_path / "o.nii.gz",
+                                  "--flip-average", capsys=capsys)
+    assert code == 2 and "translation models" in err and not (tmp_path / "o.nii.gz").exists()
+
+
 def test_a_patch_model_stitches_the_volume_and_an_identity_one_gives_it_back(mni_nifti, patch_cards, tmp_path,
                                                                              capsys):
     output = tmp_path / "stitched.nii.gz"

@@ -180,9 +180,12 @@ def evaluate(model: str, suite: str, quick: bool, slices: int | None, methods: s
 @click.option("--through-plane", is_flag=True,
               help="Super-resolution models: give a thick-slice volume finer slices (the last axis) instead of "
               "upscaling each slice in plane.")
+@click.option("--flip-average/--no-flip-average", default=None,
+              help="Translation models: average the generator over in-plane flips (4 passes), or run it once "
+              "(default: as the model's card says; the shipped CycleGANs average).")
 def enhance(input: Path, model: str, output: Path, mode: str, mask: Path | None, noise_sigma: float | None,
             label: int | None, uncertainty: str | None, samples: int, batch_size: int, device: str,
-            overwrite: bool, scale: int | None, through_plane: bool) -> None:
+            overwrite: bool, scale: int | None, through_plane: bool, flip_average: bool | None) -> None:
     """Restore, upscale (SR model) or translate (translation model) a scan or a folder of scans; writes OUTPUT
     and OUTPUT.json.
 
@@ -194,7 +197,8 @@ def enhance(input: Path, model: str, output: Path, mode: str, mask: Path | None,
 
     run_enhance(input, output, model=model, mode=mode, mask=mask, noise_sigma=noise_sigma, label=label,
                 uncertainty=uncertainty, samples=samples, batch_size=batch_size, device=device,
-                overwrite=overwrite, progress=sys.stderr.isatty(), scale=scale, through_plane=through_plane)
+                overwrite=overwrite, progress=sys.stderr.isatty(), scale=scale, through_plane=through_plane,
+                flip_average=flip_average)
 
 
 @app.command()

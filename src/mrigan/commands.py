@@ -293,7 +293,7 @@ def run_enhance(
     input: Path, output: Path, *, model: str, mode: str = "denoise", mask: Path | None = None,
     noise_sigma: float | None = None, label: int | None = None, uncertainty: str | None = None,
     samples: int = 8, batch_size: int = 8, device: str = "auto", overwrite: bool = False,
-    progress: bool = False, scale: int | None = None, through_plane: bool = False,
+    progress: bool = False, scale: int | None = None, through_plane: bool = False, flip_average: bool | None = None,
 ) -> list[Path]:
     """Restore (or, with a super-resolution model, upscale; with a translation model, translate) a scan or every
     scan in a folder; each output gets OUTPUT.json.
@@ -346,6 +346,8 @@ def run_enhance(
                                label=label, scale=scale)
         if through_plane and enhancer.task != "super_resolve":
             raise ValueError("--through-plane is for super-resolution models")
+        if flip_average is not None and enhancer.task != "translate":
+            raise ValueError("--flip-average / --no-flip-average are for translation models")
     except ValueError as error:
         raise UsageError(str(error)) from None
     if enhancer.task == "translate" and (mask is not None or noise_sigma is not None):
@@ -353,7 +355,8 @@ def run_enhance(
                          f"{enhancer.name!r} translates {enhancer.direction}")
     options = {"mode": mode, "mask": mask, "mask_data": mask_data, "noise_sigma": noise_sigma, "label": label,
                "uncertainty": uncertainty, "samples": samples, "batch_size": batch_size, "overwrite": overwrite,
-               **({"through_plane": True} if through_plane else {})}
+               **({"through_plane": True} if through_plane else {}),
+               **({"flip_average": flip_average} if flip_average is not None else {})}
     if batch_items is None:
         written = _enhance_one(enhancer, input, output, progress=progress, **options)
         print(f"wrote {', '.join(map(str, written))}")

@@ -148,6 +148,24 @@ def test_models_are_scored_in_their_directions_only(runs, tmp_path):
     assert "| 7T -> 9.4T | pix2pix-7t-9t4 | hann | 32x32 every 16x16 |" in field.table
 
 
+def test_a_flip_averaged_card_is_scored_so_and_in_one_pass_beside_it(runs, tmp_path):
+    from mrigan.bench.runner import run_suite
+    from mrigan.bench.translation_models import translation_methods
+
+    card = json.loads((runs["cyclegan"] / "final" / "generator.json").read_text())
+    card["inference"]["flip_average"] = True
+    (tmp_path / "generator.json").write_text(json.dumps(card))
+    shutil.copy(runs["cyclegan"] / "final" / card["weights_file"], tmp_path / card["weights_file"])
+    methods = translation_methods([tmp_path / "generator.json"], device="cpu")
+    assert [m.name for m in methods] == ["cyclegan-t1-t2", "cyclegan-t1-t2 (one pass)"]
+    assert [m.flips(card) for m in methods] == [True, False]
+    result = run_suite("translate", n_slices=2, methods=["identity"], progress=False, models=methods)
+    averaged, one_pass = (_rows(result, "T1w -> T2w", name) for name in ("cyclegan-t1-t2", "cyclegan-t1-t2 (one pass)"))
+    assert len(averaged) == len(one_pass) == 2
+    assert [r["psnr_fg"] for r in averaged] != [r["psnr_fg"] for r in one_pass]
+    assert len(translation_methods([tmp_path / "generator.json"], device="cpu", flip_average=False)) == 1
+
+
 def test_cli_bench_translate_quick_prints_a_table(run_mrigan, tmp_path):
     result = run_mrigan("bench", "translate", "--quick", "--slices", "2", "--no-models", "--out", tmp_path)
     assert result.returncode == 0, result.stderr

@@ -114,6 +114,29 @@ def test_a_real_generator_maps_onto_the_input_range_the_same_whatever_the_batch(
     assert one.volume.data.std() > 0
 
 
+@pytest.mark.parametrize("overrides", [["stitch.mode=slices"], ["stitch.stride=12"]])
+def test_a_card_that_asks_for_flip_averaging_runs_four_flipped_passes_and_the_caller_can_refuse(overrides):
+    from mrigan.nn import FlipAverage
+
+    torch.manual_seed(0)
+    network = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Sigmoid()).eval()  # not flip-symmetric
+    card = paired_card(overrides, intensity=FULL_RANGE)
+    card["inference"]["flip_average"] = True
+    recorder = BatchRecorder(network)
+    scan = volume((40, 36, 2))
+    averaged = Translator(recorder, card).restore(scan, batch_size=2)
+    one_pass = Translator(network, card).restore(scan, batch_size=2, flip_average=False)
+    assert averaged.info["inference"]["flip_average"] and not one_pass.info["inference"]["flip_average"]
+    reference = paired_card(overrides, intensity=FULL_RANGE)  # the same card without the entry: one pass
+    np.testing.assert_allclose(one_pass.volume.data, Translator(network, reference).restore(scan).volume.data)
+    expected = Translator(FlipAverage(network), reference).restore(scan, batch_size=2).volume.data
+    np.testing.assert_allclose(averaged.volume.data, expected, rtol=1e-6)
+    assert np.abs(averaged.volume.data - one_pass.volume.data).max() > 1e-3
+    single = BatchRecorder(network)
+    Translator(single, reference).restore(scan, batch_size=2)
+    assert len(recorder.calls) == 4 * len(single.calls)  # four passes per slice or patch
+
+
 def test_a_card_without_inference_takes_the_training_configs_stitch_settings():
     card = paired_card(["stitch.stride=12"])
     card.pop("inference")

@@ -86,3 +86,21 @@ def test_init_reaches_spectrally_normalised_weights():
     net = apply_spectral_norm(nn.Sequential(nn.Conv2d(64, 128, 3)))
     init_weights(net, kind="normal")
     assert abs(net[0].parametrizations.weight.original.std().item() - 0.02) < 0.002
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 6, 5), (1, 1, 6, 5, 4)])
+def test_flip_average_is_the_mean_of_the_flipped_passes_flipped_back(shape):
+    from mrigan.nn import FlipAverage
+
+    torch.manual_seed(0)
+    network = torch.nn.Conv2d(1, 1, 3, padding=1) if len(shape) == 4 else torch.nn.Conv3d(1, 1, 3, padding=1)
+    x = torch.rand(shape)
+    expected = (network(x) + network(x.flip(2)).flip(2) + network(x.flip(3)).flip(3)
+                + network(x.flip(2, 3)).flip(2, 3)) / 4
+    averaged = FlipAverage(network)(x)
+    torch.testing.assert_close(averaged, expected)
+    assert not torch.allclose(averaged, network(x), atol=1e-4)  # an asymmetric kernel answers flips differently
+    with torch.no_grad():  # a kernel symmetric in plane answers every flip alike: the average is one pass
+        network.weight.copy_((network.weight + network.weight.flip(2) + network.weight.flip(3)
+                              + network.weight.flip(2, 3)) / 4)
+    torch.testing.assert_close(FlipAverage(network)(x), network(x))

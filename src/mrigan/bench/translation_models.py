@@ -11,11 +11,14 @@ A generator runs as it ran in validation (the card's "inference" entry): "slices
 with zeros, centred, to a square whose side is a multiple of 2 ** depth (as `PairedTranslationDataset` pads
 validation slices) and crops back; "patches" runs the card's grid of patches and blends the overlaps
 (`mrigan.data.translation.stitch`, Hann window by default). Inputs are the bench's images, already in [0, 1]
-by robust min-max as in training; outputs are the generator's [0, 1], scored as they are.
+by robust min-max as in training; outputs are the generator's [0, 1], scored as they are. A card with
+"flip_average" in its "inference" entry averages the generator over in-plane flips (`mrigan.nn.FlipAverage`), as
+`mrigan enhance` runs it; `translation_methods` then adds the same model in one pass as a row of its own.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ class TranslationModelMethod:
         name: table name; default the training config's name, else the run folder's.
         device: where to run ("auto": CUDA when available).
         batch_size: slices or patches per forward pass.
+        flip_average: average each generator over in-plane flips (None: as each card's inference entry says).
 
     Raises:
         InputError: not a translation generator's card, or an `inverse` that does not go the other way.
@@ -59,11 +63,12 @@ class TranslationModelMethod:
     slow = False
 
     def __init__(self, card: str | Path, *, inverse: str | Path | None = None, name: str | None = None,
-                 device: str = "auto", batch_size: int = 16) -> None:
+                 device: str = "auto", batch_size: int = 16, flip_average: bool | None = None) -> None:
         from mrigan.inference.enhancer import resolve_device
 
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        self.flip_average = flip_average
         self.directions: list[tuple[Any, dict[str, Any]]] = [self._load(card)]
         if inverse is not None:
             self.add_inverse(inverse)
@@ -198,8 +203,11 @@ class TranslationModelMethod:
         import torch
 
         from mrigan.data.translation import PatchGrid, stitch
+        from mrigan.nn.layers import FlipAverage
 
         settings = _inference(card)
+        if self.flips(card):
+            generator = FlipAverage(generator)
         with torch.inference_mode():
             if settings["mode"] == "patches":
                 grid = PatchGrid(tuple(settings["patch"]), settings["stride"],
@@ -217,6 +225,10 @@ class TranslationModelMethod:
                 result = generator(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()[:, 0]
                 output[..., begin : begin + batch.shape[0]] = np.moveaxis(result[(slice(None), *crop)], 0, -1)
             return output
+
+    def flips(self, card: dict[str, Any]) -> bool:
+        """Whether a generator of this method runs averaged over in-plane flips."""
+        return bool(_inference(card).get("flip_average", False) if self.flip_average is None else self.flip_average)
 
     def __repr__(self) -> str:
         ways = ", ".join(str(card.get("translation")) for _, card in self.directions)
@@ -254,4 +266,9 @@ def translation_methods(models: list[str | Path], **kwargs: Any) -> list[Transla
             partner.add_inverse(method)
         else:
             methods.append(method)
+    for method in list(methods):  # a flip-averaged model also in one pass, side by side
+        if method.flip_average is None and any(method.flips(card) for _, card in method.directions):
+            one_pass = copy.copy(method)
+            one_pass.flip_average, one_pass.name = False, f"{method.name} (one pass)"
+            methods.insert(methods.index(method) + 1, one_pass)
     return methods

@@ -14,7 +14,7 @@ from mrigan.nn.discriminators import (
 )
 from mrigan.nn.features import MRIFeatureNet, load_feature_net, save_feature_net
 from mrigan.nn.init import init_weights
-from mrigan.nn.layers import count_parameters, enable_mc_dropout
+from mrigan.nn.layers import FlipAverage, count_parameters, enable_mc_dropout
 from mrigan.nn.sr import DCSRN, FCN, SRCNN001, DCGANGenerator, FullyConvSR, RRDBNet, SRGANGenerator
 from mrigan.nn.unet import UNetGenerator
 
@@ -23,6 +23,7 @@ __all__ = [
     "DCGANGenerator",
     "DCSRN",
     "FCN",
+    "FlipAverage",
     "FullyConvSR",
     "MRIFeatureNet",
     "MultiScaleDiscriminator",
