@@ -207,6 +207,8 @@ class CycleLossConfig(AdversarialConfig):
     discriminators hardly see a translation's levels, so a tissue rendered a few hundredths too bright goes
     uncorrected without it. `distribution_noise` is the noise added to translations before their histogram is
     compared with the scans' (the scans' own level, about 0.025 at SNR 40, so matching does not ask for grain).
+    It assumes both domains hold the same tissues; the simulated domains' slabs do not quite
+    (`benchmarks/translation_domain_balance.py`), and it did not help there (see the README).
     """
 
     adversarial_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"
