@@ -26,14 +26,13 @@ def edge_distance(brain: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    from mrigan.bench.translation_models import TranslationModelMethod
     from mrigan.metrics import psnr
-    from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
+    from translation_case import model_method, translation_case  # benchmarks/ is on sys.path when a script runs
 
     args, suite, case = translation_case(__doc__)
     brain, truth = case.brain, case.truth
     distance = edge_distance(brain)
-    outputs = {model: TranslationModelMethod.from_path(model)(case.degraded()) for model in args.models}
+    outputs = {model: model_method(model, args)(case.degraded()) for model in args.models}
     print(f"{suite.sample}, {case.name}, {args.slices} slices; inside the brain, by in-plane distance to its edge\n")
     print("| distance (voxels) | share | true mean | input mean | " +
           " | ".join(f"{m}: mean | RMSE" for m in outputs) + " |")

@@ -66,8 +66,7 @@ def consistency(source: np.ndarray, output: np.ndarray, brain: np.ndarray, measu
 
 
 def main() -> None:
-    from mrigan.bench.translation_models import TranslationModelMethod
-    from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
+    from translation_case import model_method, translation_case  # benchmarks/ is on sys.path when a script runs
 
     args, suite, case = translation_case(__doc__)
     flat = flat_windows(case.truth, case.brain)
@@ -78,7 +77,7 @@ def main() -> None:
           f"({case.truth[bright].mean():.3f}) | mean where true < 0.3 ({case.truth[dark].mean():.3f}) |")
     print("|---|---|---|---|---|---|---|---|---|")
     rows = [("input (as acquired, the source contrast)", case.image), ("the true image", case.truth)]
-    rows += [(model, TranslationModelMethod.from_path(model)(case.degraded())) for model in args.models]
+    rows += [(model, model_method(model, args)(case.degraded())) for model in args.models]
     for label, output in rows:
         scores = [mean_ssim(image, case.truth, case.brain) for image in
                   (output, blurred(output, 0.5), blurred(output, 1.0))]

@@ -21,9 +21,8 @@ LEVELS = ((0.0, 0.6), (0.6, 0.9), (0.9, 1.01))
 
 
 def main() -> None:
-    from mrigan.bench.translation_models import TranslationModelMethod
     from mrigan.metrics import psnr
-    from translation_case import translation_case  # benchmarks/ is on sys.path when a script runs
+    from translation_case import model_method, translation_case  # benchmarks/ is on sys.path when a script runs
 
     args, _, case = translation_case(__doc__, slices=12, direction="ba", sample="mni152-tight", add_arguments=(
         lambda parser: parser.add_argument("--extra", default="0,0.05,0.1",
@@ -36,7 +35,7 @@ def main() -> None:
         for (low, high), level in zip(LEVELS, levels, strict=True)) + " |")
     print("|---|---|---|" + "---|" * len(LEVELS))
     for model in args.models:
-        method = TranslationModelMethod.from_path(model)
+        method = model_method(model, args)
         for extra in (float(value) for value in args.extra.split(",")):
             rng = np.random.default_rng(0)
             noisy = (case.image + extra * rng.standard_normal(case.image.shape)).astype(np.float32)
