@@ -355,12 +355,7 @@ class FlipAverage(nn.Module):
         self.network = network
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        total = None
-        for dims in ((), (2,), (3,), (2, 3)):
-            output = self.network(x.flip(dims) if dims else x)
-            output = output.flip(dims) if dims else output
-            total = output if total is None else total + output
-        return total / 4
+        return sum(self.network(x.flip(dims)).flip(dims) for dims in ((), (2,), (3,), (2, 3))) / 4
 
 
 # --------------------------------------------------------------------------------------------------------------
