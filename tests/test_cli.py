@@ -165,6 +165,20 @@ def test_simulate_two_contrasts_share_the_grid(run_mrigan, tmp_path):
     assert not np.allclose(a.get_fdata(), b.get_fdata())
 
 
+def test_simulate_takes_a_sequence_timing_and_records_it(run_mrigan, tmp_path):
+    """Colin27's own T1w protocol (FLASH, 1.5 T, TR 18, TE 10, flip 30); a flip of 200 degrees is refused."""
+    output = tmp_path / "flash.nii.gz"
+    result = run_mrigan("simulate", "--anatomy", "mni152", "--sequence", "gre", "--field", "1.5", "--tr", "18",
+                        "--te", "10", "--flip", "30", "--voxel", "3", "-o", output)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(Path(f"{output}.json").read_text())
+    assert (record["options"]["tr"], record["options"]["te"], record["options"]["flip_deg"]) == (18, 10, 30)
+    assert record["simulation"]["tr_ms"] == 18 and record["simulation"]["flip_deg"] == 30
+    bad = tmp_path / "bad.nii.gz"
+    result = run_mrigan("simulate", "--sequence", "gre", "--flip", "200", "-o", bad)
+    assert result.returncode == 2 and "--flip 200" in result.stderr and not bad.exists()
+
+
 def test_simulate_from_a_tissue_folder(run_mrigan, tmp_path, mni_block):
     data, affine = mni_block
     folder = tmp_path / "tissues"

@@ -45,16 +45,22 @@ def degrade(input: Path, output: Path, noise: str | None, hole: str | None, down
               help="se: spin echo; gre: spoiled gradient echo.")
 @click.option("--field", type=float, default=3.0, show_default=True, help="Field strength in tesla.")
 @click.option("--voxel", type=float, help="Isotropic voxel size in mm (default: the anatomy's).")
+@click.option("--tr", type=float, help="Repetition time in ms (default: the sequence's for the contrast).")
+@click.option("--te", type=float, help="Echo time in ms (default: the sequence's for the contrast).")
+@click.option("--flip", type=float, help="Flip angle in degrees, gradient echo only (default: the sequence's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .nii or .nii.gz.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-def simulate(anatomy: str, contrast: str, sequence: str, field: float, voxel: float | None, seed: int,
-             output: Path, overwrite: bool) -> None:
-    """Simulate a T1w / T2w / PDw scan of a real anatomy with the MR signal equations."""
+def simulate(anatomy: str, contrast: str, sequence: str, field: float, voxel: float | None, tr: float | None,
+             te: float | None, flip: float | None, seed: int, output: Path, overwrite: bool) -> None:
+    """Simulate a T1w / T2w / PDw scan of a real anatomy with the MR signal equations.
+
+    E.g. Colin27's own T1w protocol: --sequence gre --field 1.5 --tr 18 --te 10 --flip 30.
+    """
     from mrigan.commands import run_simulate
 
     written = run_simulate(anatomy, output, contrast=contrast, sequence=sequence, field_t=field,
-                           voxel_mm=voxel, seed=seed, overwrite=overwrite)
+                           voxel_mm=voxel, seed=seed, overwrite=overwrite, tr=tr, te=te, flip_deg=flip)
     click.echo(f"wrote {written} and {written}.json")
 
 

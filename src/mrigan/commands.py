@@ -112,9 +112,11 @@ def load_tissues(anatomy: str) -> tuple[object, dict[str, np.ndarray]]:
 
 def run_simulate(
     anatomy: str, output: Path, *, contrast: str, sequence: str, field_t: float, voxel_mm: float | None,
-    seed: int, overwrite: bool = False,
+    seed: int, overwrite: bool = False, tr: float | None = None, te: float | None = None,
+    flip_deg: float | None = None,
 ) -> Path:
-    """Simulate one contrast of an anatomy and write it as NIfTI with OUTPUT.json."""
+    """Simulate one contrast of an anatomy and write it as NIfTI with OUTPUT.json (TR / TE / flip: None, the
+    sequence's defaults)."""
     from mrigan.io.atomic import check_output_path
     from mrigan.physics import simulate_contrast
     from mrigan.provenance import provenance, sidecar_path
@@ -127,12 +129,15 @@ def run_simulate(
         raise UsageError(f"--sequence {sequence!r}: expected se or gre")
     if voxel_mm is not None and voxel_mm <= 0:
         raise UsageError(f"--voxel {voxel_mm}: must be a positive size in mm")
+    for option, value in (("--tr", tr), ("--te", te), ("--flip", flip_deg)):
+        if value is not None and not 0 < value < (180 if option == "--flip" else np.inf):
+            raise UsageError(f"{option} {value}: must be positive" + (" and below 180" if option == "--flip" else ""))
     check_output_path(output, overwrite=overwrite)
     check_output_path(sidecar_path(output), overwrite=overwrite)
     reference, tissues = load_tissues(anatomy)
     image, spacing, params = simulate_contrast(
         tissues, reference.spacing, contrast=contrast, sequence=sequence, field_t=field_t,
-        voxel_mm=voxel_mm, seed=seed,
+        voxel_mm=voxel_mm, seed=seed, tr=tr, te=te, flip_deg=flip_deg,
     )
     zoom = tuple(old / new for old, new in zip(reference.spacing, spacing))
     out = reference.with_data(image, zoom=zoom)
@@ -141,7 +146,7 @@ def run_simulate(
     record = provenance(
         command="simulate", inputs=inputs,
         options={"anatomy": anatomy, "contrast": contrast, "sequence": sequence, "field_t": field_t,
-                 "voxel_mm": voxel_mm, "seed": seed},
+                 "voxel_mm": voxel_mm, "seed": seed, "tr": tr, "te": te, "flip_deg": flip_deg},
         simulation=params,
         output={"path": str(output), "shape": list(out.shape), "spacing": list(out.spacing)},
     )

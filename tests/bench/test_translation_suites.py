@@ -61,7 +61,8 @@ def test_translate_suite_quick_runs_and_writes_files(tmp_path):
     result = run_suite("translate", quick=True, n_slices=3, out_dir=tmp_path, progress=False)
     cases = list(dict.fromkeys(r["case"] for r in result.records))
     assert cases == ["T1w -> T2w", "T2w -> T1w", "T1w -> T2w -> T1w", "T2w -> T1w -> T2w",
-                     "T1w -> T1w (T2w -> T1w generator)", "T2w -> T2w (T1w -> T2w generator)"]
+                     "T1w -> T1w (T2w -> T1w generator)", "T2w -> T2w (T1w -> T2w generator)",
+                     "T1w (Colin27's FLASH) -> T2w"]
     assert len(_rows(result, "T1w -> T2w", "histmatch")) == 3
     assert not _rows(result, "T1w -> T2w -> T1w", "histmatch")  # no contrast to match in a round trip
     # histogram matching brings the input's intensities closer to the other contrast than leaving it alone
@@ -69,9 +70,24 @@ def test_translate_suite_quick_runs_and_writes_files(tmp_path):
         assert np.mean([r["mse_fg"] for r in _rows(result, case, "histmatch")]) < \
             np.mean([r["mse_fg"] for r in _rows(result, case, "identity")])
     assert "| T2w -> T1w | histmatch |" in result.table and "mse_fg" in result.table
+    assert "| T1w (Colin27's FLASH) -> T2w | histmatch |" in result.table
     rows = list(csv.DictReader(open(tmp_path / "translate.csv")))
     assert len(rows) == len(result.records) and {"psnr_fg", "ssim_fg", "mse_fg", "mse"} <= set(rows[0])
     assert (tmp_path / "translate_T1w_to_T2w.png").stat().st_size > 1000
+
+
+def test_the_flash_case_is_a_t1w_of_colin27s_own_sequence_with_the_same_truth_and_noise():
+    from mrigan.bench.translation import make_translation_suite
+
+    cases = {case.name: case for case in make_translation_suite("translate", sample="colin27", n_slices=3).cases}
+    spin_echo, flash = cases["T1w -> T2w"], cases["T1w (Colin27's FLASH) -> T2w"]
+    assert flash.truth is spin_echo.truth and flash.source.describe() == "T1w GRE 1.5T (TR 18, TE 10, flip 30)"
+    assert [(s.contrast, s.sequence) for s, _ in flash.generators] == [("t1w", "se")]  # the T1w -> T2w generator
+    csf = flash.brain & (flash.truth > 0.9)  # bright in the T2w truth
+    wm = flash.brain & (flash.truth < 0.45)
+    ratios = [case.image[csf].mean() / case.image[wm].mean() for case in (spin_echo, flash)]
+    assert ratios[1] < ratios[0] - 0.03  # FLASH: CSF darker against white matter
+    assert flash.source.snr == 2 * spin_echo.source.snr  # given at 3 T: at 1.5 T the noise is the spin echo's
 
 
 def test_field_identity_row_scores_exactly_as_the_input(tmp_path):

@@ -57,6 +57,23 @@ def test_a_coarser_domain_is_blurred_on_the_same_grid():
     assert np.abs(np.diff(coarse, axis=0)).mean() < 0.5 * np.abs(np.diff(fine, axis=0)).mean()
 
 
+def test_a_domain_can_name_its_sequence_timing():
+    """Colin27's own T1w protocol (FLASH at 1.5 T, TR 18, TE 10, flip 30) puts CSF darker against white matter
+    than the default spin echo at 3 T, as the signal equations say; bad timings are refused."""
+    spacing, tissues = (1.0, 1.0, 1.0), {name: np.zeros((8, 8, 2), np.float32) for name in ("csf", "gm", "wm")}
+    tissues["csf"][:4], tissues["wm"][4:] = 1.0, 1.0
+    tissues["csf"][0, 0] = 0.001  # a nearly empty voxel: robust min-max maps about 0 to 0
+    flash = DomainConfig(sequence="gre", field_t=1.5, tr=18, te=10, flip_deg=30, snr=None)
+    ratios = []
+    for domain in (DomainConfig(snr=None), flash):
+        _, true = simulate_domain(tissues, spacing, domain, seed=0)
+        ratios.append(true[1:4].mean() / true[4:].mean())
+    assert ratios[0] == pytest.approx(0.40, abs=0.01) and ratios[1] == pytest.approx(0.33, abs=0.01)
+    assert flash.describe() == "T1w GRE 1.5T (TR 18, TE 10, flip 30)" and T1W.describe() == "T1w SE 3T"
+    with pytest.raises(ValueError, match="te must be positive"):
+        DomainConfig(te=0)
+
+
 @pytest.mark.parametrize("augment", [False, True])
 def test_paired_samples_are_the_same_anatomy_and_slice(volume, augment):
     dataset = PairedTranslationDataset([volume], patch=(32, 32), augment=augment, clean_targets=True, seed=1)

@@ -12,7 +12,7 @@ import torch
 from mrigan.engine import StepContext
 from mrigan.engine.distributed import DistributedContext
 from mrigan.errors import UsageError
-from mrigan.tasks.translate import CycleGANTask, ImagePool, Pix2PixTask, build_generator
+from mrigan.tasks.translate import CycleGANTask, ImagePool, Pix2PixTask, build_generator, random_gamma
 from mrigan.training import load_run_config, recipes, run_train
 
 CONFIGS = Path("configs/translation")
@@ -162,6 +162,60 @@ def test_cyclegan_distribution_term_matches_each_translation_against_the_other_d
     assert torch.equal(resumed.distributions["a"].translated[2], task.distributions["a"].translated[2])
     before_the_term = {name: value for name, value in task.state_dict().items() if name in ("a", "b")}
     CycleGANTask(config).load_state_dict(before_the_term)  # checkpoints of before the term still resume
+
+
+def _powers(given: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """(N, 2): the least and greatest power the pixels of each image were raised to, to give `given` (log / log,
+    pixels away from 0 and 1); the two are equal when the whole image was raised to one power."""
+    inside = (images > 0.05) & (images < 0.95)
+    powers = [given[i][inside[i]].log() / images[i][inside[i]].log() for i in range(len(images))]
+    return torch.stack([torch.stack([p.min(), p.max()]) for p in powers])
+
+
+def test_random_gamma_raises_each_image_to_its_own_power_within_the_range():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand((64, 1, 8, 8), generator=generator)
+    images[:, :, 0, 0], images[:, :, 0, 1] = 0.0, 1.0
+    torch.manual_seed(1)
+    given = random_gamma(images, 1.5)
+    powers = _powers(given, images)
+    assert torch.allclose(powers, powers[:, :1], rtol=1e-3)  # one power per image
+    assert powers.min() >= 1 / 1.5 - 1e-4 and powers.max() <= 1.5 + 1e-4
+    assert powers[:, 0].log().abs().mean() > 0.1 and (powers[:, 0] > 1).any() and (powers[:, 0] < 1).any()
+    assert torch.equal(given[:, :, 0, :2], images[:, :, 0, :2])  # the scale's ends stay put
+    assert random_gamma(images, 1.0) is images
+
+
+def test_cyclegan_input_gamma_changes_what_the_generators_translate_not_what_they_are_scored_against():
+    """G's first pass gets A raised to a power per image (F: B), its identity pass gets B as it is; the cycle and
+    identity terms stay those of the unaugmented images."""
+    task, _ = _cyclegan_recording_g_of_a("data.input_gamma=1.5", "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
+                                         "generator.dropout=0", "optim.lr_generator=0")
+    inputs_ab, inputs_ba = _inputs_of(task.generator), _inputs_of(task.generator_ba)
+    batch = _batch(("a", "b"))
+    logs = _train(task, batch, steps=1)
+    for inputs, real, other in ((inputs_ab, batch["a"], batch["b"]), (inputs_ba, batch["b"], batch["a"])):
+        powers = _powers(inputs[0], real)
+        assert torch.allclose(powers, powers[:, :1], rtol=1e-3) and (powers[:, 0] - 1).abs().min() > 1e-3
+        assert torch.equal(inputs[2], other)  # the identity pass: the other domain's image as it is
+    with torch.no_grad():  # the cycle term compares F(G(A^gamma)) with A itself (the weights did not move: lr 0)
+        back_a, back_b = task.generator_ba(inputs_ba[1]), task.generator(inputs_ab[1])
+        against_real = (back_a - batch["a"]).abs().mean() + (back_b - batch["b"]).abs().mean()
+        against_given = (back_a - inputs_ab[0]).abs().mean() + (back_b - inputs_ba[0]).abs().mean()
+    assert logs[0]["cycle"] == pytest.approx(float(against_real), rel=1e-4)
+    assert abs(float(against_given) - float(against_real)) > 1e-3
+
+
+def test_pix2pix_input_gamma_changes_the_source_not_the_target():
+    torch.manual_seed(0)
+    task = Pix2PixTask(load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", [*SMALL, "data.input_gamma=2"]))
+    inputs = _inputs_of(task.generator)
+    batch = _batch(PAIRED)
+    _train(task, batch, steps=1)
+    powers = _powers(inputs[0], batch["input"])
+    assert torch.allclose(powers, powers[:, :1], rtol=1e-3) and powers.min() >= 0.5 - 1e-4
+    with pytest.raises(UsageError, match="input_gamma must be >= 1"):
+        load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", ["data.input_gamma=0.8"])
 
 
 @pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise",

@@ -33,7 +33,7 @@ import csv
 import functools
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,10 @@ MARGIN = 8
 SEED = 1000
 """Noise seed of the bench's simulations (training runs use their config's seed, 0 by default)."""
 REFERENCE_SAMPLE = "mni152"
+
+COLIN27_T1W_PROTOCOL = {"sequence": "gre", "field_t": 1.5, "tr": 18.0, "te": 10.0, "flip_deg": 30.0}
+"""The sequence of the real Colin27 T1w (Holmes et al. 1998, J Comput Assist Tomogr 22:324: FLASH at 1.5 T, TR 18 ms,
+TE 10 ms, flip 30 degrees): the translate suite's "T1w (Colin27's FLASH)" input, a T1w of another sequence."""
 COLUMNS = ("psnr_fg", "ssim_fg", "mse_fg", "fdist_fg", "psnr", "ssim", "mse")
 VOLUME_COLUMNS = ("psnr_fg", "ssim_fg", "mse_fg", "psnr", "ssim", "mse")
 
@@ -158,6 +162,7 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
     image, image_true, target_image, target_true, brain = simulated_block(sample, source, target, n_slices)
     if name == "translate":
         a, b = source.contrast[:2].upper() + "w", target.contrast[:2].upper() + "w"
+        flash = colin27_protocol(source)
         cases = [
             TranslationCase(f"{a} -> {b}", image, target_true, brain, source, target),
             TranslationCase(f"{b} -> {a}", target_image, image_true, brain, target, source),
@@ -169,11 +174,16 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
                             baselines=("identity",), generators=((target, source),)),
             TranslationCase(f"{b} -> {b} ({a} -> {b} generator)", target_image, target_true, brain, target, target,
                             baselines=("identity",), generators=((source, target),)),
+            TranslationCase(f"{a} (Colin27's FLASH) -> {b}", simulated_block(sample, flash, target, n_slices)[0],
+                            target_true, brain, flash, target, generators=((source, target),)),
         ]
         notes = [f"{sample}, {source.describe()} and {target.describe()} (SNR {source.snr:g} / {target.snr:g} at "
                  "3 T), scored against the noise-free image; round trips need both generators of a recipe",
                  f"{a} -> {a} and {b} -> {b}: seed 003's reconstructions, an image of a contrast given to the generator "
-                 "that translates into that contrast (CycleGAN's identity mapping)"]
+                 "that translates into that contrast (CycleGAN's identity mapping)",
+                 f"{a} (Colin27's FLASH): the {a} simulated with the real Colin27's own sequence ("
+                 f"{flash.describe()}, noise as the {source.describe()}'s) and given "
+                 f"to the {a} -> {b} generator: how a model copes with a {a} of another sequence"]
         return TranslationSuite(name, sample, cases, notes=notes)
     cases = [TranslationCase(f"{source.field_t:g}T -> {target.field_t:g}T", image, target_true, brain, source,
                              target)]
@@ -181,6 +191,13 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
              "scored against the noise-free 9.4 T image"]
     return TranslationSuite(name, sample, cases, identity_name="upsampled input (cubic spline)", grid=default_grid(),
                             notes=notes)
+
+
+def colin27_protocol(domain):
+    """`domain` with `COLIN27_T1W_PROTOCOL`'s sequence, its SNR raised so the noise stays that of `domain`."""
+    field_t = COLIN27_T1W_PROTOCOL["field_t"]
+    snr = None if domain.snr is None else domain.snr * (domain.field_t / field_t) ** domain.snr_field_exponent
+    return replace(domain, **COLIN27_T1W_PROTOCOL, snr=snr)
 
 
 @functools.lru_cache(maxsize=4)

@@ -56,6 +56,9 @@ class DomainConfig:
         snr: SNR of the brightest pure tissue at 3 T and the anatomy's own voxel size (None: no noise); the
             simulation scales it by (field_t / 3) ** snr_field_exponent and by the voxel volume.
         snr_field_exponent: 1 is the classic linear growth with B0 (Pohmann et al. 2016 measured ~1.65).
+        tr, te, flip_deg: repetition time, echo time (ms) and flip angle (degrees, gradient echo only); None: the
+            sequence's default (`mrigan.physics.contrast.SEQUENCES`). E.g. Colin27's own T1w: gre, 1.5 T, TR 18,
+            TE 10, flip 30.
     """
 
     contrast: Literal["t1w", "t2w", "pdw"] = "t1w"
@@ -64,10 +67,16 @@ class DomainConfig:
     voxel_scale: float = 1.0
     snr: float | None = 40.0
     snr_field_exponent: float = 1.0
+    tr: float | None = None
+    te: float | None = None
+    flip_deg: float | None = None
 
     def __post_init__(self) -> None:
         if self.field_t <= 0 or self.voxel_scale <= 0:
             raise ValueError(f"field_t and voxel_scale must be positive, got {self.field_t}, {self.voxel_scale}")
+        for name in ("tr", "te", "flip_deg"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive or null, got {getattr(self, name)}")
         if self.snr is not None and self.snr <= 0:
             raise ValueError(f"snr must be positive or null, got {self.snr}")
 
@@ -75,7 +84,9 @@ class DomainConfig:
         """E.g. "T2w SE 3T" or "T2*w GRE 7T, 2x voxels"."""
         weighting = "T2*" if (self.contrast, self.sequence) == ("t2w", "gre") else self.contrast[:2].upper()
         voxels = "" if self.voxel_scale == 1 else f", {self.voxel_scale:g}x voxels"
-        return f"{weighting}w {self.sequence.upper()} {self.field_t:g}T{voxels}"
+        timing = ", ".join(f"{label} {value:g}" for label, value in (("TR", self.tr), ("TE", self.te),
+                                                                     ("flip", self.flip_deg)) if value is not None)
+        return f"{weighting}w {self.sequence.upper()} {self.field_t:g}T{voxels}" + (f" ({timing})" if timing else "")
 
 
 @dataclass(kw_only=True)
@@ -151,7 +162,8 @@ def simulate_domain(
         image, new_spacing, _ = simulate_contrast(
             tissues, spacing, contrast=domain.contrast, sequence=domain.sequence, field_t=domain.field_t,
             voxel_mm=voxel_mm, snr_at_3t=None if snr is None else snr / native_mm3,
-            snr_field_exponent=domain.snr_field_exponent, seed=seed,
+            snr_field_exponent=domain.snr_field_exponent, seed=seed, tr=domain.tr, te=domain.te,
+            flip_deg=domain.flip_deg,
         )
         images.append(to_grid(image, new_spacing, spacing, shape))
     acquired = images[0]
