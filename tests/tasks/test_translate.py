@@ -186,24 +186,40 @@ def test_random_gamma_raises_each_image_to_its_own_power_within_the_range():
     assert random_gamma(images, 1.0) is images
 
 
-def test_cyclegan_input_gamma_changes_what_the_generators_translate_not_what_they_are_scored_against():
-    """G's first pass gets A raised to a power per image (F: B), its identity pass gets B as it is; the cycle and
-    identity terms stay those of the unaugmented images."""
+def test_cyclegan_input_gamma_changes_what_the_generators_are_given_not_what_they_are_scored_against():
+    """G gets A raised to a power per image (F: B), for the translation and the identity term alike; the cycle and
+    identity terms compare with A and B as they are."""
     task, _ = _cyclegan_recording_g_of_a("data.input_gamma=1.5", "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
                                          "generator.dropout=0", "optim.lr_generator=0")
     inputs_ab, inputs_ba = _inputs_of(task.generator), _inputs_of(task.generator_ba)
     batch = _batch(("a", "b"))
     logs = _train(task, batch, steps=1)
-    for inputs, real, other in ((inputs_ab, batch["a"], batch["b"]), (inputs_ba, batch["b"], batch["a"])):
+    for inputs, real, others in ((inputs_ab, batch["a"], inputs_ba), (inputs_ba, batch["b"], inputs_ab)):
         powers = _powers(inputs[0], real)
         assert torch.allclose(powers, powers[:, :1], rtol=1e-3) and (powers[:, 0] - 1).abs().min() > 1e-3
-        assert torch.equal(inputs[2], other)  # the identity pass: the other domain's image as it is
-    with torch.no_grad():  # the cycle term compares F(G(A^gamma)) with A itself (the weights did not move: lr 0)
+        assert torch.equal(others[2], inputs[0])  # the other generator's identity pass: the same image
+    with torch.no_grad():  # the weights did not move (lr 0): recompute both terms against the images as they are
         back_a, back_b = task.generator_ba(inputs_ba[1]), task.generator(inputs_ab[1])
         against_real = (back_a - batch["a"]).abs().mean() + (back_b - batch["b"]).abs().mean()
         against_given = (back_a - inputs_ab[0]).abs().mean() + (back_b - inputs_ba[0]).abs().mean()
+        identity = (task.generator(inputs_ba[0]) - batch["b"]).abs().mean() + \
+            (task.generator_ba(inputs_ab[0]) - batch["a"]).abs().mean()
     assert logs[0]["cycle"] == pytest.approx(float(against_real), rel=1e-4)
     assert abs(float(against_given) - float(against_real)) > 1e-3
+    assert logs[0]["identity"] == pytest.approx(float(identity), rel=1e-4)
+
+
+def test_input_noise_adds_noise_of_a_random_level_per_image():
+    from mrigan.tasks.translate import DataConfig
+
+    images = torch.rand((200, 1, 16, 16), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    levels = (DataConfig(input_noise=0.1).augmented(images) - images).std(dim=(1, 2, 3))
+    assert levels.max() < 0.11 and levels.min() < 0.01 and levels.std() > 0.02  # uniform in [0, 0.1]
+    assert abs(float(levels.mean()) - 0.05) < 0.01
+    assert DataConfig().augmented(images) is images
+    with pytest.raises(UsageError, match="input_noise must be >= 0"):
+        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["data.input_noise=-0.1"])
 
 
 def test_pix2pix_input_gamma_changes_the_source_not_the_target():

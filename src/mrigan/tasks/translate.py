@@ -137,13 +137,15 @@ class DataConfig:
             subjects are never loaded, and their names go into the model card.
         n4: N4 bias-field correction of user volumes before the 0.1 / 99.9 percentile clipping and scaling to
             [0, 1] that every volume gets.
-        input_gamma: 1: off. Otherwise each image a generator translates in training (CycleGAN: A given to G
-            and B given to F; pix2pix: the source) is raised to a power drawn log-uniformly from
-            [1 / input_gamma, input_gamma] (`random_gamma`), while what it is scored against (the cycle's and
-            the identity term's images, the paired target) stays as simulated: scans of one contrast differ in
-            their tissue levels with the sequence (simulated SE T1w at 3 T puts CSF at 0.40 of white matter,
-            Colin27's own FLASH protocol at 0.33, the real Colin27 scan at about 0.28), and the generators learn
-            to give one translation for all of them.
+        input_gamma, input_noise: training inputs as scans of other sequences and noise levels give them. Each
+            image a generator is given straight from the data (CycleGAN: A to G and B to F, both for the
+            translation and for the identity term; pix2pix: the source) is raised to a power drawn log-uniformly
+            from [1 / input_gamma, input_gamma] (`random_gamma`; 1: off), then gets Gaussian noise of a standard
+            deviation drawn uniformly from [0, input_noise] (0: off), one draw per image; what the output is
+            scored against (the cycle's and the identity term's images, the paired target) stays as simulated.
+            Scans of one contrast differ in their tissue levels with the sequence (a T1w's CSF against white
+            matter: spin echo vs gradient echo vs the real Colin27's FLASH) and in their noise, and the generators
+            learn to give one translation for all of them (`benchmarks/translation_sequences.py` measures it).
     """
 
     samples: list[str] = field(default_factory=lambda: ["mni152", "inia19"])
@@ -168,10 +170,21 @@ class DataConfig:
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
     n4: bool = False
     input_gamma: float = 1.0
+    input_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.input_gamma >= 1:
             raise ValueError(f"data.input_gamma must be >= 1 (1: off), got {self.input_gamma}")
+        if not self.input_noise >= 0:
+            raise ValueError(f"data.input_noise must be >= 0 (0: off), got {self.input_noise}")
+
+    def augmented(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch of training inputs as other sequences and noise levels give them (`input_gamma`, `input_noise`)."""
+        images = random_gamma(images, self.input_gamma)
+        if self.input_noise == 0:
+            return images
+        sigma = self.input_noise * torch.rand((images.shape[0],) + (1,) * (images.dim() - 1), device=images.device)
+        return images + sigma.to(images.dtype) * torch.randn_like(images)
 
     def user_folders(self) -> bool:
         """Whether the data are a user's folders rather than simulated sample anatomies."""
@@ -588,7 +601,7 @@ class CycleGANTask(_TranslationTask):
     def training_step(self, batch: dict[str, torch.Tensor], step) -> dict[str, float]:
         loss = self.config.loss
         real_a, real_b = batch["a"], batch["b"]
-        given_a, given_b = (random_gamma(real, self.config.data.input_gamma) for real in (real_a, real_b))
+        given_a, given_b = self.config.data.augmented(real_a), self.config.data.augmented(real_b)
         with step.autocast():
             fake_b, fake_a = self.generator(given_a), self.generator_ba(given_b)
         judged = []
@@ -608,13 +621,13 @@ class CycleGANTask(_TranslationTask):
                 loss_g = loss_g + loss.cycle * calibration
                 logs["cycle_scan"] = float(calibration.detach())
             if loss.identity > 0:
-                identity = (self.generator(real_b).float() - real_b).abs().mean() + \
-                    (self.generator_ba(real_a).float() - real_a).abs().mean()
+                identity = (self.generator(given_b).float() - real_b).abs().mean() + \
+                    (self.generator_ba(given_a).float() - real_a).abs().mean()
                 loss_g = loss_g + loss.cycle * loss.identity * identity
                 logs["identity"] = float(identity.detach())
             if loss.consistency > 0:
-                consistency = self.consistency(given_a, fake_b.float(), batch["a_brain"]) + \
-                    self.consistency(given_b, fake_a.float(), batch["b_brain"])
+                consistency = self.consistency(real_a, fake_b.float(), batch["a_brain"]) + \
+                    self.consistency(real_b, fake_a.float(), batch["b_brain"])
                 loss_g = loss_g + loss.consistency * consistency
                 logs["consistency"] = float(consistency.detach())
             if loss.distribution > 0:
@@ -719,7 +732,7 @@ class Pix2PixTask(_TranslationTask):
 
     def training_step(self, batch: dict[str, torch.Tensor], step) -> dict[str, float]:
         loss = self.config.loss
-        source, target = random_gamma(batch["input"], self.config.data.input_gamma), batch["target"]
+        source, target = self.config.data.augmented(batch["input"]), batch["target"]
         with step.autocast():
             fake = self.generator(source)
         judged = [] if self.discriminator is None else [
