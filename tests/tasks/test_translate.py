@@ -209,17 +209,21 @@ def test_cyclegan_input_gamma_changes_what_the_generators_are_given_not_what_the
     assert logs[0]["identity"] == pytest.approx(float(identity), rel=1e-4)
 
 
-def test_input_noise_adds_noise_of_a_random_level_per_image():
+def test_input_noise_and_scale_draw_one_level_per_image():
     from mrigan.tasks.translate import DataConfig
 
-    images = torch.rand((200, 1, 16, 16), generator=torch.Generator().manual_seed(0))
+    images = torch.rand((200, 1, 16, 16), generator=torch.Generator().manual_seed(0)) + 0.01
     torch.manual_seed(0)
     levels = (DataConfig(input_noise=0.1).augmented(images) - images).std(dim=(1, 2, 3))
     assert levels.max() < 0.11 and levels.min() < 0.01 and levels.std() > 0.02  # uniform in [0, 0.1]
     assert abs(float(levels.mean()) - 0.05) < 0.01
+    factors = DataConfig(input_scale=1.25).augmented(images) / images
+    assert torch.allclose(factors, factors[:, :, :1, :1], rtol=1e-5)  # one factor per image
+    assert factors.min() >= 0.8 - 1e-6 and factors.max() <= 1 + 1e-6 and factors[:, 0, 0, 0].std() > 0.03
     assert DataConfig().augmented(images) is images
-    with pytest.raises(UsageError, match="input_noise must be >= 0"):
-        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["data.input_noise=-0.1"])
+    for name, value in (("input_noise", -0.1), ("input_scale", 0.9)):
+        with pytest.raises(UsageError, match=f"{name} must be >= "):
+            load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"data.{name}={value}"])
 
 
 def test_pix2pix_input_gamma_changes_the_source_not_the_target():

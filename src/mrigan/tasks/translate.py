@@ -137,15 +137,18 @@ class DataConfig:
             subjects are never loaded, and their names go into the model card.
         n4: N4 bias-field correction of user volumes before the 0.1 / 99.9 percentile clipping and scaling to
             [0, 1] that every volume gets.
-        input_gamma, input_noise: training inputs as scans of other sequences and noise levels give them. Each
-            image a generator is given straight from the data (CycleGAN: A to G and B to F, both for the
-            translation and for the identity term; pix2pix: the source) is raised to a power drawn log-uniformly
-            from [1 / input_gamma, input_gamma] (`random_gamma`; 1: off), then gets Gaussian noise of a standard
-            deviation drawn uniformly from [0, input_noise] (0: off), one draw per image; what the output is
-            scored against (the cycle's and the identity term's images, the paired target) stays as simulated.
-            Scans of one contrast differ in their tissue levels with the sequence (a T1w's CSF against white
-            matter: spin echo vs gradient echo vs the real Colin27's FLASH) and in their noise, and the generators
-            learn to give one translation for all of them (`benchmarks/translation_sequences.py` measures it).
+        input_gamma, input_scale, input_noise: training inputs as scans of other sequences and noise levels
+            give them. Each image a generator is given straight from the data (CycleGAN: A to G and B to F, both
+            for the translation and for the identity term; pix2pix: the source) is raised to a power drawn
+            log-uniformly from [1 / input_gamma, input_gamma] (`random_gamma`; 1: off), multiplied by a factor
+            drawn uniformly from [1 / input_scale, 1] (1: off; a real scan whose brightest 0.1% are vessels or
+            fat puts white matter below the simulations' level), and gets Gaussian noise of a standard deviation
+            drawn uniformly from [0, input_noise] (0: off), one draw of each per image; what the output is scored
+            against (the cycle's and the identity term's images, the paired target) stays as simulated. Scans
+            of one contrast differ in their tissue levels with the sequence (a T1w's CSF against white matter:
+            spin echo vs gradient echo vs the real Colin27's FLASH) and in their noise, and the generators learn
+            to give one translation for all of them (`benchmarks/translation_sequences.py` and
+            `benchmarks/translation_real_scans.py` measure it).
     """
 
     samples: list[str] = field(default_factory=lambda: ["mni152", "inia19"])
@@ -170,20 +173,27 @@ class DataConfig:
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
     n4: bool = False
     input_gamma: float = 1.0
+    input_scale: float = 1.0
     input_noise: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.input_gamma >= 1:
-            raise ValueError(f"data.input_gamma must be >= 1 (1: off), got {self.input_gamma}")
+        for name in ("input_gamma", "input_scale"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"data.{name} must be >= 1 (1: off), got {getattr(self, name)}")
         if not self.input_noise >= 0:
             raise ValueError(f"data.input_noise must be >= 0 (0: off), got {self.input_noise}")
 
     def augmented(self, images: torch.Tensor) -> torch.Tensor:
-        """A batch of training inputs as other sequences and noise levels give them (`input_gamma`, `input_noise`)."""
+        """A batch of training inputs as other sequences and noise levels give them (`input_gamma`, `input_scale`,
+        `input_noise`)."""
         images = random_gamma(images, self.input_gamma)
+        per_image = (images.shape[0],) + (1,) * (images.dim() - 1)
+        if self.input_scale != 1:
+            low = 1 / self.input_scale
+            images = images * (low + (1 - low) * torch.rand(per_image, device=images.device)).to(images.dtype)
         if self.input_noise == 0:
             return images
-        sigma = self.input_noise * torch.rand((images.shape[0],) + (1,) * (images.dim() - 1), device=images.device)
+        sigma = self.input_noise * torch.rand(per_image, device=images.device)
         return images + sigma.to(images.dtype) * torch.randn_like(images)
 
     def user_folders(self) -> bool:
