@@ -177,19 +177,21 @@ def test_random_gamma_raises_each_image_to_its_own_power_within_the_range():
     images = torch.rand((64, 1, 8, 8), generator=generator)
     images[:, :, 0, 0], images[:, :, 0, 1] = 0.0, 1.0
     torch.manual_seed(1)
-    given = random_gamma(images, 1.5)
+    given = random_gamma(images, 1 / 1.5, 1.5)
     powers = _powers(given, images)
     assert torch.allclose(powers, powers[:, :1], rtol=1e-3)  # one power per image
     assert powers.min() >= 1 / 1.5 - 1e-4 and powers.max() <= 1.5 + 1e-4
     assert powers[:, 0].log().abs().mean() > 0.1 and (powers[:, 0] > 1).any() and (powers[:, 0] < 1).any()
     assert torch.equal(given[:, :, 0, :2], images[:, :, 0, :2])  # the scale's ends stay put
-    assert random_gamma(images, 1.0) is images
+    assert random_gamma(images, 1.0, 1.0) is images
+    darker = _powers(random_gamma(images, 1.0, 2.0), images)[:, 0]
+    assert darker.min() >= 1 - 1e-4 and darker.max() <= 2 + 1e-4 and darker.max() > 1.7
 
 
 def test_cyclegan_input_gamma_changes_what_the_generators_are_given_not_what_they_are_scored_against():
     """G gets A raised to a power per image (F: B), for the translation and the identity term alike; the cycle and
     identity terms compare with A and B as they are."""
-    task, _ = _cyclegan_recording_g_of_a("data.input_gamma=1.5", "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
+    task, _ = _cyclegan_recording_g_of_a("data.input_gamma=[0.67,1.5]", "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
                                          "generator.dropout=0", "optim.lr_generator=0")
     inputs_ab, inputs_ba = _inputs_of(task.generator), _inputs_of(task.generator_ba)
     batch = _batch(("a", "b"))
@@ -228,14 +230,15 @@ def test_input_noise_and_scale_draw_one_level_per_image():
 
 def test_pix2pix_input_gamma_changes_the_source_not_the_target():
     torch.manual_seed(0)
-    task = Pix2PixTask(load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", [*SMALL, "data.input_gamma=2"]))
+    task = Pix2PixTask(load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", [*SMALL, "data.input_gamma=[0.5,2]"]))
     inputs = _inputs_of(task.generator)
     batch = _batch(PAIRED)
     _train(task, batch, steps=1)
     powers = _powers(inputs[0], batch["input"])
     assert torch.allclose(powers, powers[:, :1], rtol=1e-3) and powers.min() >= 0.5 - 1e-4
-    with pytest.raises(UsageError, match="input_gamma must be >= 1"):
-        load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", ["data.input_gamma=0.8"])
+    for bad in ("[2,1]", "[0,1]"):
+        with pytest.raises(UsageError, match="input_gamma must be a range"):
+            load_run_config(CONFIGS / "pix2pix_7t_9t4.yaml", [f"data.input_gamma={bad}"])
 
 
 @pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise",

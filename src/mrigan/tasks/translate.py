@@ -140,7 +140,7 @@ class DataConfig:
         input_gamma, input_scale, input_noise: training inputs as scans of other sequences and noise levels
             give them. Each image a generator is given straight from the data (CycleGAN: A to G and B to F, both
             for the translation and for the identity term; pix2pix: the source) is raised to a power drawn
-            log-uniformly from [1 / input_gamma, input_gamma] (`random_gamma`; 1: off), multiplied by a factor
+            log-uniformly from the range `input_gamma` (`random_gamma`; [1, 1]: off), multiplied by a factor
             drawn uniformly from [1 / input_scale, 1] (1: off; a real scan whose brightest 0.1% are vessels or
             fat puts white matter below the simulations' level), and gets Gaussian noise of a standard deviation
             drawn uniformly from [0, input_noise] (0: off), one draw of each per image; what the output is scored
@@ -172,21 +172,23 @@ class DataConfig:
     domain_b: str | None = None
     split: tuple[float, float, float] = (0.7, 0.2, 0.1)
     n4: bool = False
-    input_gamma: float = 1.0
+    input_gamma: tuple[float, float] = (1.0, 1.0)
     input_scale: float = 1.0
     input_noise: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("input_gamma", "input_scale"):
-            if not getattr(self, name) >= 1:
-                raise ValueError(f"data.{name} must be >= 1 (1: off), got {getattr(self, name)}")
+        low, high = self.input_gamma
+        if not 0 < low <= high:
+            raise ValueError(f"data.input_gamma must be a range [low, high] with 0 < low <= high, got {self.input_gamma}")
+        if not self.input_scale >= 1:
+            raise ValueError(f"data.input_scale must be >= 1 (1: off), got {self.input_scale}")
         if not self.input_noise >= 0:
             raise ValueError(f"data.input_noise must be >= 0 (0: off), got {self.input_noise}")
 
     def augmented(self, images: torch.Tensor) -> torch.Tensor:
         """A batch of training inputs as other sequences and noise levels give them (`input_gamma`, `input_scale`,
         `input_noise`)."""
-        images = random_gamma(images, self.input_gamma)
+        images = random_gamma(images, *self.input_gamma)
         per_image = (images.shape[0],) + (1,) * (images.dim() - 1)
         if self.input_scale != 1:
             low = 1 / self.input_scale
@@ -564,16 +566,16 @@ class _TranslationTask:
         }
 
 
-def random_gamma(images: torch.Tensor, max_gamma: float) -> torch.Tensor:
-    """Each image of a batch in [0, 1] raised to its own power, log-uniform in [1 / max_gamma, max_gamma].
+def random_gamma(images: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Each image of a batch in [0, 1] raised to its own power, log-uniform in [low, high].
 
     0 and 1 stay put and the order of intensities is kept: a tissue's level moves against the others' as it does
-    from one sequence of a contrast to another. `max_gamma` 1 returns `images` itself.
+    from one sequence of a contrast to another (above 1 darkens the darker tissues). [1, 1] returns `images`.
     """
-    if max_gamma == 1:
+    if low == high == 1:
         return images
     shape = (images.shape[0],) + (1,) * (images.dim() - 1)
-    log_gamma = (2 * torch.rand(shape, device=images.device) - 1) * math.log(max_gamma)
+    log_gamma = math.log(low) + torch.rand(shape, device=images.device) * (math.log(high) - math.log(low))
     return images.clamp(min=0.0).pow(log_gamma.exp().to(images.dtype))
 
 
