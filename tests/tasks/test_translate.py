@@ -191,7 +191,8 @@ def test_random_gamma_raises_each_image_to_its_own_power_within_the_range():
 def test_cyclegan_input_gamma_changes_what_the_generators_are_given_not_what_they_are_scored_against():
     """G gets A raised to a power per image (F: B), for the translation and the identity term alike; the cycle and
     identity terms compare with A and B as they are."""
-    task, _ = _cyclegan_recording_g_of_a("data.input_gamma=[0.67,1.5]", "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
+    task, _ = _cyclegan_recording_g_of_a("data.input_gamma=[0.67,1.5]", "data.input_scale=1", "data.input_noise=0",
+                                         "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
                                          "generator.dropout=0", "optim.lr_generator=0")
     inputs_ab, inputs_ba = _inputs_of(task.generator), _inputs_of(task.generator_ba)
     batch = _batch(("a", "b"))
