@@ -33,7 +33,8 @@ def sequences(source):
         ("SE TR 700 TE 15", at(tr=700.0, te=15.0)),
         ("GRE 3 T (TR 20, TE 4, flip 25)", at(sequence="gre")),
         ("Colin27's FLASH (1.5 T, TR 18, TE 10, flip 30)", colin27_protocol(source)),
-        ("as trained, twice the noise", dataclasses.replace(source, snr=None if source.snr is None else source.snr / 2)),
+        ("as trained, twice the noise",
+         dataclasses.replace(source, snr=None if source.snr is None else source.snr / 2)),
     ]
 
 

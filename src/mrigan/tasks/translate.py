@@ -179,7 +179,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         low, high = self.input_gamma
         if not 0 < low <= high:
-            raise ValueError(f"data.input_gamma must be a range [low, high] with 0 < low <= high, got {self.input_gamma}")
+            raise ValueError(f"data.input_gamma must be a range [low, high] with 0 < low <= high, "
+                             f"got {self.input_gamma}")
         if not self.input_scale >= 1:
             raise ValueError(f"data.input_scale must be >= 1 (1: off), got {self.input_scale}")
         if not self.input_noise >= 0:
