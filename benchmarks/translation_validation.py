@@ -40,7 +40,7 @@ def main() -> None:
     task = task_class(config)
     cyclegan = config.task == "cyclegan"
     keys = ("a2b_ssim_fg", "b2a_ssim_fg", "ssim_fg", "a2b_psnr_fg", "b2a_psnr_fg", "a2a_ssim_fg", "a2a_psnr_fg",
-            "b2b_ssim_fg", "b2b_psnr_fg") if cyclegan else ("psnr_fg", "ssim_fg")
+            "b2b_ssim_fg", "b2b_psnr_fg", "a2b_bright_bias_fg") if cyclegan else ("psnr_fg", "ssim_fg")
     flips = ", averaged over in-plane flips" if args.flip_average else ""
     print(f"validation slabs of {args.run} ({', '.join(config.data.samples)}; zooms {config.data.zooms}){flips}\n")
     print("| model | " + " | ".join(keys) + " |")
@@ -56,7 +56,7 @@ def main() -> None:
         with torch.no_grad():
             for batch in make_loader(validation, 4, config.trainer.seed, shuffle=False):
                 rows.append(task.validation_step(batch, models))
-        print(f"| {model} | " + " | ".join(f"{np.mean([row[k] for row in rows]):.4f}" for k in keys) + " |")
+        print(f"| {model} | " + " | ".join(f"{np.nanmean([row[k] for row in rows]):.4f}" for k in keys) + " |")
 
 
 if __name__ == "__main__":

@@ -177,6 +177,27 @@ def test_early_stopping_stops_and_keeps_the_best(tmp_path):
     assert again.steps == 6 and again.stopped_early
 
 
+class SometimesUndefinedMetricTask(TinyGanTask):
+    """"rare" is NaN on every other validation batch (a batch without the tissue it measures); "score" never."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def validation_step(self, batch, models):
+        self.calls += 1
+        return {"score": 1.0, "rare": float("nan") if self.calls % 2 else 0.25, "never": float("nan")}
+
+
+def test_validation_averages_a_metric_over_the_batches_that_define_it(tmp_path):
+    task = SometimesUndefinedMetricTask()
+    fit(tmp_path / "run", small_config(max_steps=2, val_every=2), task=task)
+    row = (tmp_path / "run" / "metrics" / "val.csv").read_text().splitlines()
+    values = dict(zip(row[0].split(","), row[1].split(","), strict=True))
+    assert task.calls >= 2 and float(values["score"]) == 1.0 and float(values["rare"]) == 0.25
+    assert math.isnan(float(values["never"]))
+
+
 def test_early_stopping_needs_its_metric(tmp_path):
     with pytest.raises(UsageError, match="needs a validation loader"):
         fit(tmp_path / "a", small_config(early_stopping=EarlyStoppingConfig(metric="psnr")), val=False)

@@ -101,6 +101,22 @@ def _inputs_of(module: torch.nn.Module) -> list[torch.Tensor]:
     return inputs
 
 
+def test_translation_scores_report_the_bias_of_the_brightest_tissue_inside_the_brain():
+    from mrigan.tasks.translate import translation_scores
+
+    truth = torch.full((2, 1, 16, 16), 0.3)
+    truth[:, :, 4:8, 4:8] = 0.95  # e.g. CSF in a T2w
+    output = truth.clone()
+    output[:, :, 4:8, 4:8] -= 0.05  # rendered too dark
+    output[:, :, 10:, 10:] += 0.2  # wrong elsewhere too, which the bias does not count
+    batch = {"brain": torch.ones_like(truth), "field": torch.ones_like(truth)}
+    batch["brain"][:, :, 6:8, :] = 0.0  # outside the brain: not counted either
+    scores = translation_scores(output, truth, batch, "a2b_")
+    assert scores["a2b_bright_bias_fg"] == pytest.approx(-0.05, abs=1e-6)
+    assert {"a2b_psnr_fg", "a2b_ssim_fg"} <= set(scores)
+    assert np.isnan(translation_scores(output, torch.full_like(truth, 0.5), batch)["bright_bias_fg"])
+
+
 @pytest.mark.parametrize("sigma", [0.0, 0.05])
 def test_cyclegan_cycle_noise_jitters_what_is_translated_back(sigma):
     """The cycle pass gets G(A) plus N(0, cycle_noise^2); with 0 it gets G(A) itself (the usual CycleGAN)."""

@@ -488,7 +488,7 @@ class Trainer:
         if isinstance(loader.sampler, ResumableSampler):
             loader.sampler.set_start(0)
         sums: dict[str, float] = {}
-        weight_total = 0
+        weights: dict[str, int] = {}  # per metric: a batch that cannot compute one (NaN) does not count for it
         sample_batch = None
         try:
             for batch in loader:
@@ -497,14 +497,15 @@ class Trainer:
                     sample_batch = batch
                 weight = batch_size_of(batch)
                 for key, value in self.task.validation_step(batch, models).items():
-                    sums[key] = sums.get(key, 0.0) + float(value) * weight
-                weight_total += weight
+                    counted = not math.isnan(float(value))
+                    sums[key] = sums.get(key, 0.0) + (float(value) * weight if counted else 0.0)
+                    weights[key] = weights.get(key, 0) + (weight if counted else 0)
             if self.config.figures and sample_batch is not None and hasattr(self.task, "sample_images"):
                 self._draw_samples(self.task.sample_images(sample_batch, models), state.step)
         finally:
             for module in self.modules.values():
                 module.train()
-        return {key: total / max(1, weight_total) for key, total in sums.items()}
+        return {key: total / weights[key] if weights[key] else float("nan") for key, total in sums.items()}
 
     def _eval_models(self) -> dict[str, nn.Module]:
         return {

@@ -474,16 +474,23 @@ def translation_scores(
     output: torch.Tensor, truth: torch.Tensor, batch: dict[str, torch.Tensor], prefix: str = ""
 ) -> dict[str, float]:
     """PSNR / SSIM (data range 1) of each image against its true counterpart, over the image ("field", not
-    the padding) and inside the brain ("_fg"), averaged over the batch."""
+    the padding) and inside the brain ("_fg"), averaged over the batch; and "bright_bias_fg", the mean of output
+    minus truth inside the brain where the truth is 0.9 or more (the brightest tissue, e.g. CSF in a T2w): a
+    translation that hedges between two tissues renders it too dark, which PSNR and SSIM hardly single out.
+    """
     from mrigan.metrics.image import score
 
-    rows = []
+    rows, errors = [], []
     for n in range(output.shape[0]):
-        masks = {"": batch["field"][n, 0].cpu().numpy() > 0.5, "fg": batch["brain"][n, 0].cpu().numpy() > 0.5}
-        scores = score(output[n, 0].float().cpu().numpy(), truth[n, 0].float().cpu().numpy(), data_range=1.0,
-                       masks=masks)
+        brain = batch["brain"][n, 0].cpu().numpy() > 0.5
+        masks = {"": batch["field"][n, 0].cpu().numpy() > 0.5, "fg": brain}
+        image, true = output[n, 0].float().cpu().numpy(), truth[n, 0].float().cpu().numpy()
+        scores = score(image, true, data_range=1.0, masks=masks)
         rows.append([scores[key] for key in SCORES])
-    return {f"{prefix}{key}": float(value) for key, value in zip(SCORES, np.mean(rows, axis=0), strict=True)}
+        errors.append((image - true)[brain & (true >= 0.9)])
+    bright = np.concatenate(errors)
+    return {**{f"{prefix}{key}": float(value) for key, value in zip(SCORES, np.mean(rows, axis=0), strict=True)},
+            f"{prefix}bright_bias_fg": float(bright.mean()) if bright.size else float("nan")}
 
 
 def _numpy(images: torch.Tensor) -> np.ndarray:
