@@ -47,6 +47,7 @@ def main() -> None:
     from mrigan.commands import load_tissues
     from mrigan.data.samples import load_sample
     from mrigan.data.translation import DomainConfig, simulate_domain
+    from mrigan.preprocess import robust_minmax
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+")
@@ -66,9 +67,7 @@ def main() -> None:
         reference, tissues = load_tissues(scan)
         brain = sample.brain_mask
         spacing = tuple(float(s) for s in reference.spacing)
-        real = np.where(brain, sample.t1.data, 0.0)
-        low, high = np.percentile(real[brain & (real > 0)], [0.1, 99.9])
-        real = np.clip((real - low) / (high - low), 0.0, 1.0).astype(np.float32)
+        real = robust_minmax(np.where(brain, sample.t1.data, 0.0))
         simulated, _ = simulate_domain(tissues, spacing, source, seed=0)
         _, expected = simulate_domain(tissues, spacing, target, seed=1)
         masks = tissue_masks(tissues, brain, spacing)

@@ -20,19 +20,14 @@ import dataclasses
 def sequences(source):
     """(label, domain) pairs: `source`, T1w variants of other sequences at `source`'s noise level, and `source` with
     twice the noise."""
-    from mrigan.bench.translation import colin27_protocol
-
-    def at(**changes):
-        domain = dataclasses.replace(source, **changes)
-        scale = (source.field_t / domain.field_t) ** source.snr_field_exponent
-        return dataclasses.replace(domain, snr=None if source.snr is None else source.snr * scale)
+    from mrigan.bench.translation import COLIN27_T1W_PROTOCOL, with_sequence
 
     return [
         ("as trained", source),
-        ("SE TR 400 TE 12", at(tr=400.0, te=12.0)),
-        ("SE TR 700 TE 15", at(tr=700.0, te=15.0)),
-        ("GRE 3 T (TR 20, TE 4, flip 25)", at(sequence="gre")),
-        ("Colin27's FLASH (1.5 T, TR 18, TE 10, flip 30)", colin27_protocol(source)),
+        ("SE TR 400 TE 12", with_sequence(source, tr=400.0, te=12.0)),
+        ("SE TR 700 TE 15", with_sequence(source, tr=700.0, te=15.0)),
+        ("GRE 3 T (TR 20, TE 4, flip 25)", with_sequence(source, sequence="gre")),
+        ("Colin27's FLASH (1.5 T, TR 18, TE 10, flip 30)", with_sequence(source, **COLIN27_T1W_PROTOCOL)),
         ("as trained, twice the noise",
          dataclasses.replace(source, snr=None if source.snr is None else source.snr / 2)),
     ]

@@ -162,7 +162,7 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
     image, image_true, target_image, target_true, brain = simulated_block(sample, source, target, n_slices)
     if name == "translate":
         a, b = source.contrast[:2].upper() + "w", target.contrast[:2].upper() + "w"
-        flash = colin27_protocol(source)
+        flash = with_sequence(source, **COLIN27_T1W_PROTOCOL)
         cases = [
             TranslationCase(f"{a} -> {b}", image, target_true, brain, source, target),
             TranslationCase(f"{b} -> {a}", target_image, image_true, brain, target, source),
@@ -193,11 +193,13 @@ def make_translation_suite(name: str, *, quick: bool = False, sample: str | None
                             notes=notes)
 
 
-def colin27_protocol(domain):
-    """`domain` with `COLIN27_T1W_PROTOCOL`'s sequence, its SNR raised so the noise stays that of `domain`."""
-    field_t = COLIN27_T1W_PROTOCOL["field_t"]
-    snr = None if domain.snr is None else domain.snr * (domain.field_t / field_t) ** domain.snr_field_exponent
-    return replace(domain, **COLIN27_T1W_PROTOCOL, snr=snr)
+def with_sequence(domain, **changes):
+    """`domain` with `changes` (sequence, field, TR / TE / flip), its SNR (given at 3 T) set so that the noise stays
+    that of `domain`: only the contrast changes."""
+    changed = replace(domain, **changes)
+    if domain.snr is None:
+        return changed
+    return replace(changed, snr=domain.snr * (domain.field_t / changed.field_t) ** domain.snr_field_exponent)
 
 
 @functools.lru_cache(maxsize=4)
