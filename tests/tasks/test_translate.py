@@ -228,6 +228,25 @@ def test_cyclegan_input_gamma_changes_what_the_generators_are_given_not_what_the
     assert logs[0]["identity"] == pytest.approx(float(identity), rel=1e-4)
 
 
+def test_cyclegan_identity_noise_reaches_the_identity_term_alone():
+    """With loss.identity_noise, F is given A plus noise (one level per image, up to the setting) for the identity
+    term and compared with A as it is; the translations and the cycle get the images as they are."""
+    task, _ = _cyclegan_recording_g_of_a("loss.identity_noise=0.1", "loss.cycle_scan_noise=0", "loss.cycle_noise=0",
+                                         "data.input_noise=0", "generator.dropout=0", "optim.lr_generator=0")
+    inputs_ab, inputs_ba = _inputs_of(task.generator), _inputs_of(task.generator_ba)
+    batch = _batch(("a", "b"), shape=(6, 1, 32, 32))
+    logs = _train(task, batch, steps=1)
+    for inputs, real in ((inputs_ab, batch["a"]), (inputs_ba, batch["b"])):
+        assert torch.equal(inputs[0], real)  # the translation: the image as it is
+    for inputs, real in ((inputs_ab, batch["b"]), (inputs_ba, batch["a"])):  # each generator's own contrast
+        levels = (inputs[2] - real).std(dim=(1, 2, 3))
+        assert levels.max() < 0.11 and levels.std() > 0.01  # a level per image, within [0, 0.1]
+    with torch.no_grad():  # the weights did not move (lr 0): the term compares with the images as they are
+        identity = (task.generator(inputs_ab[2]) - batch["b"]).abs().mean() + \
+            (task.generator_ba(inputs_ba[2]) - batch["a"]).abs().mean()
+    assert logs[0]["identity"] == pytest.approx(float(identity), rel=1e-4)
+
+
 def test_input_noise_and_scale_draw_one_level_per_image():
     from mrigan.tasks.translate import DataConfig
 
@@ -259,7 +278,7 @@ def test_pix2pix_input_gamma_changes_the_source_not_the_target():
 
 
 @pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise",
-                                  "distribution", "distribution_noise"])
+                                  "distribution", "distribution_noise", "identity_noise"])
 def test_cyclegan_loss_weights_must_not_be_negative(name):
     with pytest.raises(UsageError, match=f"{name} must be >= 0"):
         load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])
@@ -299,6 +318,22 @@ def test_paired_recipes_train_with_finite_losses_and_the_right_shape(config, ext
     metrics = task.validation_step(batch, models)
     assert {"psnr_fg", "ssim_fg", "input_psnr_fg", "input_ssim_fg"} <= set(metrics)
     assert all(np.isfinite(value) for value in metrics.values())
+
+
+@pytest.mark.parametrize("patch, shape", [("[32,32]", (2, 1, 32, 32)), ("[16,16,16]", (2, 1, 16, 16, 16))])
+def test_paired_ssim_term_is_one_minus_the_ssim_of_the_output_against_the_target(patch, shape):
+    from mrigan.losses import SSIMLoss
+
+    torch.manual_seed(0)
+    task = Pix2PixTask(load_run_config(CONFIGS / "dcsrn_7t_9t4.yaml", [
+        *SMALL, f"data.patch={patch}", "generator.kwargs={num_layers: 2}", "loss.ssim=0.5", "optim.lr_generator=0"]))
+    batch = _batch(PAIRED, shape)
+    logs = _train(task, batch, steps=1)
+    with torch.no_grad():  # lr 0: the weights the step used
+        fake = task.generator(batch["input"])
+        expected = SSIMLoss(data_range=1.0, spatial_dims=len(shape) - 2)(fake, batch["target"])
+    assert logs[0]["ssim"] == pytest.approx(float(expected), rel=1e-4) and 0 < logs[0]["ssim"] < 2
+    assert logs[0]["loss_g"] == pytest.approx(task.config.loss.l1 * logs[0]["l1"] + 0.5 * logs[0]["ssim"], rel=1e-4)
 
 
 def test_sharpened_generator_round_trips_through_its_card(tmp_path):

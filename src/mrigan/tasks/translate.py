@@ -194,10 +194,7 @@ class DataConfig:
         if self.input_scale != 1:
             low = 1 / self.input_scale
             images = images * (low + (1 - low) * torch.rand(per_image, device=images.device)).to(images.dtype)
-        if self.input_noise == 0:
-            return images
-        sigma = self.input_noise * torch.rand(per_image, device=images.device)
-        return images + sigma.to(images.dtype) * torch.randn_like(images)
+        return _noisier(images, self.input_noise)
 
     def user_folders(self) -> bool:
         """Whether the data are a user's folders rather than simulated sample anatomies."""
@@ -248,6 +245,11 @@ class CycleLossConfig(AdversarialConfig):
     compared with the scans' (the scans' own level, about 0.025 at SNR 40, so matching does not ask for grain).
     It assumes both domains hold the same tissues; the simulated domains' slabs do not quite
     (`benchmarks/translation_domain_balance.py`), and it did not help there (see the README).
+
+    `identity_noise` (0: off) adds Gaussian noise, its standard deviation drawn uniformly from [0, identity_noise]
+    per image, to the identity term's inputs only: F(a + n) is compared with a (and G(b + n) with b), so each
+    generator learns to return an image of its own target contrast less some of its noise (seed 003's
+    reconstructions), while the translations are trained on the images as given.
     """
 
     adversarial_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"
@@ -261,22 +263,28 @@ class CycleLossConfig(AdversarialConfig):
     discriminator_noise: float = 0.0
     distribution: float = 0.0
     distribution_noise: float = 0.0
+    identity_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise", "distribution",
-                     "distribution_noise"):
+                     "distribution_noise", "identity_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0 (got {getattr(self, name)})")
 
 
 @dataclass
 class PairedLossConfig(AdversarialConfig):
-    """Paired loss weights (pix2pix: BCE + 100 L1; seed 004's models use BCE 1 + L1 1.5-2, GDL, perceptual)."""
+    """Paired loss weights (pix2pix: BCE + 100 L1; seed 004's models use BCE 1 + L1 1.5-2, GDL, perceptual).
+
+    `ssim` (0: off) weighs 1 - SSIM of the output against the target (`mrigan.losses.SSIMLoss`, 2D or 3D as the
+    patches), the content term the restoration and super-resolution recipes also offer.
+    """
 
     l1: float = 100.0
     l2: float = 0.0
     gdl: float = 0.0
     perceptual: float = 0.0
+    ssim: float = 0.0
     feature_net: str = "models/mri_features.safetensors"
 
 
@@ -592,6 +600,14 @@ def _noisy(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return image + sigma * torch.randn_like(image) if sigma > 0 else image
 
 
+def _noisier(images: torch.Tensor, max_sigma: float) -> torch.Tensor:
+    """Each image of a batch plus Gaussian noise, its standard deviation drawn uniformly from [0, max_sigma]."""
+    if max_sigma == 0:
+        return images
+    sigma = max_sigma * torch.rand((images.shape[0],) + (1,) * (images.dim() - 1), device=images.device)
+    return images + sigma.to(images.dtype) * torch.randn_like(images)
+
+
 class CycleGANTask(_TranslationTask):
     """The CycleGAN recipe (seed 003): G: A -> B and F: B -> A, one discriminator per domain."""
 
@@ -641,8 +657,9 @@ class CycleGANTask(_TranslationTask):
                 loss_g = loss_g + loss.cycle * calibration
                 logs["cycle_scan"] = float(calibration.detach())
             if loss.identity > 0:
-                identity = (self.generator(given_b).float() - real_b).abs().mean() + \
-                    (self.generator_ba(given_a).float() - real_a).abs().mean()
+                kept_b, kept_a = _noisier(given_b, loss.identity_noise), _noisier(given_a, loss.identity_noise)
+                identity = (self.generator(kept_b).float() - real_b).abs().mean() + \
+                    (self.generator_ba(kept_a).float() - real_a).abs().mean()
                 loss_g = loss_g + loss.cycle * loss.identity * identity
                 logs["identity"] = float(identity.detach())
             if loss.consistency > 0:
@@ -729,7 +746,7 @@ class Pix2PixTask(_TranslationTask):
     """The paired recipe (seed 004 / pix2pix): one generator, an optional (conditional) discriminator."""
 
     def __init__(self, config: Pix2PixConfig) -> None:
-        from mrigan.losses import GradientDifferenceLoss
+        from mrigan.losses import GradientDifferenceLoss, SSIMLoss
 
         self._setup(config)
         spatial_dims = len(config.data.patch)
@@ -742,6 +759,7 @@ class Pix2PixTask(_TranslationTask):
             d, in_channels=2 if d.conditional else 1, spatial_dims=spatial_dims, patch=config.data.patch)
         self.discriminators = {} if self.discriminator is None else {"discriminator": self.discriminator}
         self.gdl = GradientDifferenceLoss() if config.loss.gdl > 0 else None
+        self.ssim = SSIMLoss(data_range=1.0, spatial_dims=spatial_dims) if config.loss.ssim > 0 else None
         self.perceptual = _perceptual_loss(config.loss)
 
     def modules(self) -> dict[str, nn.Module]:
@@ -763,6 +781,8 @@ class Pix2PixTask(_TranslationTask):
             terms = {"l1": error.abs().mean(), "l2": error.pow(2).mean()}
             if self.gdl is not None:
                 terms["gdl"] = self.gdl(fake.float(), target)
+            if self.ssim is not None:
+                terms["ssim"] = self.ssim(fake.float(), target)
             if self.perceptual is not None:
                 terms["perceptual"] = self.perceptual(fake, target)
             if self.discriminator is not None:
