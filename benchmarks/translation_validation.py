@@ -6,7 +6,8 @@ RUN_DIR's `config.yaml` builds the validation set (its anatomies, zooms and slab
 validated); each MODEL is a shipped name, a card, or a run folder (its best/ model). Paired models are scored
 as the pix2pix recipe validates (stitched patches, inside-brain PSNR / SSIM); for a CycleGAN run give a run
 folder or a folder holding generator.json and generator_ba.json, scored in both directions as the CycleGAN
-recipe validates. Models are chosen on these numbers, never on Colin27. `--flip-average` runs every generator
+recipe validates. MODEL `identity` is the input itself (for A -> A, a scan against its noise-free truth: the
+bar a reconstruction has to clear). Models are chosen on these numbers, never on Colin27. `--flip-average` runs every generator
 averaged over in-plane flips (`mrigan.nn.FlipAverage`, as a card with "flip_average" runs in `mrigan enhance`).
 """
 
@@ -46,7 +47,10 @@ def main() -> None:
     print("| model | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for model in args.models:
-        if cyclegan:
+        if model == "identity":
+            models = {name: torch.nn.Identity() for name in (("generator", "generator_ba") if cyclegan else
+                                                                ("generator",))}
+        elif cyclegan:
             folder = Path(model) / "best" if (Path(model) / "best").is_dir() else Path(model)
             models = {name: wrap(load_model(folder / f"{name}.json")[0].eval())
                       for name in ("generator", "generator_ba")}

@@ -25,7 +25,7 @@ SHIPPED_MODELS: dict[str, str] = {
     "dcsrn-7t-9t4": "dcsrn_7t_9t4.json",  # 7 T -> 9.4 T, DCSRN alone (seed 004's CNN baseline; best on PSNR / SSIM)
     "pix2pix-t1-t2": "pix2pix_t1_t2.json",  # T1w -> T2w at 3 T (paired pix2pix, CycleGAN's upper reference)
     "cyclegan-t1-t2": "cyclegan_t1_t2.json",  # T1w -> T2w at 3 T, unpaired (CycleGAN, seed 003), CPU length
-    "cyclegan-t2-t1": "cyclegan_t2_t1.json",  # T2w -> T1w, the same run's other generator
+    "cyclegan-t2-t1": "cyclegan_t2_t1.json",  # T2w -> T1w, the pair's other generator (its own run)
     "cyclegan-t1-t2-robust": "cyclegan_t1_t2_robust.json",  # T1w -> T2w trained on inputs as other sequences and
     # noise levels give them (data.input_gamma / input_scale / input_noise): real T1w scans; below the first on SE
 }
