@@ -7,8 +7,9 @@ validated); each MODEL is a shipped name, a card, or a run folder (its best/ mod
 as the pix2pix recipe validates (stitched patches, inside-brain PSNR / SSIM); for a CycleGAN run give a run
 folder or a folder holding generator.json and generator_ba.json, scored in both directions as the CycleGAN
 recipe validates. MODEL `identity` is the input itself (for A -> A, a scan against its noise-free truth: the
-bar a reconstruction has to clear). Models are chosen on these numbers, never on Colin27. `--flip-average` runs every generator
-averaged over in-plane flips (`mrigan.nn.FlipAverage`, as a card with "flip_average" runs in `mrigan enhance`).
+bar a reconstruction has to clear). Models are chosen on these numbers, never on Colin27. `--flip-average` runs
+every generator averaged over in-plane flips (`mrigan.nn.FlipAverage`, as a card with "flip_average" runs in
+`mrigan enhance`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ SHIPPED_MODELS: dict[str, str] = {
     "sr-rrdb-x4": "sr_rrdb_x4.json",  # 4x super-resolution, the same recipe with scale=4, models/sr_rrdb_x4.md
     "pix2pix-7t-9t4": "pix2pix_7t_9t4.json",  # 7 T -> 9.4 T translation (pix2pix, seed 004), models/pix2pix_7t_9t4.md
     "dcsrn-gan-7t-9t4": "dcsrn_gan_7t_9t4.json",  # 7 T -> 9.4 T, DCSRN + PatchGAN (the paired family's best GAN)
-    "dcsrn-7t-9t4": "dcsrn_7t_9t4.json",  # 7 T -> 9.4 T, DCSRN alone (seed 004's CNN baseline; best on PSNR / SSIM)
+    "dcsrn-7t-9t4": "dcsrn_7t_9t4.json",  # 7 T -> 9.4 T, DCSRN alone with L1 (seed 004's CNN baseline)
     "pix2pix-t1-t2": "pix2pix_t1_t2.json",  # T1w -> T2w at 3 T (paired pix2pix, CycleGAN's upper reference)
     "cyclegan-t1-t2": "cyclegan_t1_t2.json",  # T1w -> T2w at 3 T, unpaired (CycleGAN, seed 003), CPU length
     "cyclegan-t2-t1": "cyclegan_t2_t1.json",  # T2w -> T1w, the pair's other generator (its own run)
