@@ -194,7 +194,7 @@ class DataConfig:
         if self.input_scale != 1:
             low = 1 / self.input_scale
             images = images * (low + (1 - low) * torch.rand(per_image, device=images.device)).to(images.dtype)
-        return _noisier(images, self.input_noise)
+        return _with_noise_up_to(images, self.input_noise)
 
     def user_folders(self) -> bool:
         """Whether the data are a user's folders rather than simulated sample anatomies."""
@@ -600,7 +600,7 @@ def _noisy(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return image + sigma * torch.randn_like(image) if sigma > 0 else image
 
 
-def _noisier(images: torch.Tensor, max_sigma: float) -> torch.Tensor:
+def _with_noise_up_to(images: torch.Tensor, max_sigma: float) -> torch.Tensor:
     """Each image of a batch plus Gaussian noise, its standard deviation drawn uniformly from [0, max_sigma]."""
     if max_sigma == 0:
         return images
@@ -657,7 +657,8 @@ class CycleGANTask(_TranslationTask):
                 loss_g = loss_g + loss.cycle * calibration
                 logs["cycle_scan"] = float(calibration.detach())
             if loss.identity > 0:
-                kept_b, kept_a = _noisier(given_b, loss.identity_noise), _noisier(given_a, loss.identity_noise)
+                kept_b = _with_noise_up_to(given_b, loss.identity_noise)
+                kept_a = _with_noise_up_to(given_a, loss.identity_noise)
                 identity = (self.generator(kept_b).float() - real_b).abs().mean() + \
                     (self.generator_ba(kept_a).float() - real_a).abs().mean()
                 loss_g = loss_g + loss.cycle * loss.identity * identity
