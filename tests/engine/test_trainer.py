@@ -365,6 +365,22 @@ def test_init_from_a_checkpoint_without_the_discriminator_starts_it_fresh(tmp_pa
             TinyGanTask(), *loaders(val=False), init_from=full)
 
 
+@pytest.mark.parametrize("frozen, trained", [("discriminator", "generator"), ("generator", "discriminator")])
+def test_frozen_modules_keep_their_weights_while_the_others_train_through_them(tmp_path, frozen, trained):
+    seed_everything(5)
+    task = TinyGanTask()
+    before = {name: {k: v.clone() for k, v in module.named_parameters()} for name, module in task.modules().items()}
+    Trainer(small_config(max_steps=3, frozen_modules=[frozen]), tmp_path / "run").fit(task, *loaders(val=False))
+    for key, value in getattr(task, frozen).named_parameters():
+        assert torch.equal(value, before[frozen][key]), key
+    # the other module still trains (the generator through the frozen discriminator's judgement)
+    assert any(not torch.equal(value, before[trained][key]) for key, value in getattr(task, trained).named_parameters())
+    assert "frozen (weights kept as they are): " + frozen in (tmp_path / "run" / "train.log").read_text()
+    with pytest.raises(UsageError, match=r"frozen_modules names \['critic'\]"):
+        Trainer(small_config(max_steps=1, frozen_modules=["critic"]), tmp_path / "critic").fit(
+            TinyGanTask(), *loaders(val=False))
+
+
 class DecayingTask(TinyGanTask):
     """The tiny task with the recipes' linear learning-rate decay over its last 4 of 8 steps."""
 

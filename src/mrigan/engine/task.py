@@ -109,6 +109,8 @@ class StepContext:
             raise UsageError(f"no optimizer named {name!r}; the task configured: {', '.join(self._optimizers)}")
         params = [param for group in optimizer.param_groups for param in group["params"] if param.requires_grad]
         optimizer.zero_grad(set_to_none=True)
+        if not params:  # every module of the group is frozen (trainer.frozen_modules): nothing to update
+            return
         scaler = self._scalers.get(name)
         (scaler.scale(loss) if scaler is not None else loss).backward()
         self._distributed.all_reduce_gradients(params)

@@ -90,6 +90,9 @@ class TrainerConfig:
         figures: draw sample triplets at each validation and loss curves at each checkpoint (matplotlib).
         fresh_modules: when fine-tuning (`init_from`), modules that start fresh instead of from the checkpoint,
             e.g. [discriminator_a, discriminator_b] to give a CycleGAN new discriminators of another norm.
+        frozen_modules: modules whose weights stay as they are: their parameters are left out of every optimizer
+            (a module still passes gradients on to the modules before it), e.g. [generator_ba] to let a
+            CycleGAN's T1w -> T2w generator and discriminators adapt to a shipped T2w -> T1w generator.
     """
 
     max_steps: int = 10_000
@@ -107,6 +110,7 @@ class TrainerConfig:
     num_threads: int | None = None
     figures: bool = True
     fresh_modules: list[str] = field(default_factory=list)
+    frozen_modules: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.max_steps < 0:
@@ -290,6 +294,7 @@ class Trainer:
         for module in modules.values():
             module.to(device)
         optimizers = dict(task.configure_optimizers())
+        _freeze(modules, optimizers, config.frozen_modules)
         schedulers = dict(task.configure_schedulers(optimizers)) if hasattr(task, "configure_schedulers") else {}
         amp_dtype, use_scaler = _amp_settings(config.amp, device)
         scalers = {name: torch.amp.GradScaler(device.type) for name in optimizers} if use_scaler else {}
@@ -773,6 +778,22 @@ class Trainer:
 def _has_own_state(task: Any) -> bool:
     """The task keeps state outside its modules (state_dict / load_state_dict), and is not itself a module."""
     return hasattr(task, "state_dict") and hasattr(task, "load_state_dict") and not isinstance(task, nn.Module)
+
+
+def _freeze(modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
+            names: list[str]) -> None:
+    """Leave the parameters of the named modules out of every optimizer (before any step: no state to move)."""
+    unknown = sorted(set(names) - set(modules))
+    if unknown:
+        raise UsageError(f"trainer.frozen_modules names {unknown}, but this recipe trains {sorted(modules)}")
+    frozen = {id(param) for name in names for param in modules[name].parameters()}
+    for name in names:
+        modules[name].requires_grad_(False)  # no gradients kept for them (a task may switch a D's back on)
+    for optimizer in optimizers.values():
+        for group in optimizer.param_groups:
+            group["params"] = [param for param in group["params"] if id(param) not in frozen]
+    if names:
+        logger.info("frozen (weights kept as they are): %s", ", ".join(sorted(names)))
 
 
 def _amp_settings(amp: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
