@@ -247,6 +247,27 @@ def test_cyclegan_identity_noise_reaches_the_identity_term_alone():
     assert logs[0]["identity"] == pytest.approx(float(identity), rel=1e-4)
 
 
+def test_cyclegan_identity_noise_min_raises_the_lower_end_of_the_draw():
+    """loss.identity_noise_min = identity_noise gives every image the same level (Noisier2Noise's pairs);
+    a range [min, max] draws each image's level within it; a minimum above the maximum is refused."""
+    task, _ = _cyclegan_recording_g_of_a("loss.identity_noise=0.05", "loss.identity_noise_min=0.05",
+                                         "loss.cycle_scan_noise=0", "loss.cycle_noise=0", "data.input_noise=0",
+                                         "generator.dropout=0", "optim.lr_generator=0")
+    inputs_ba = _inputs_of(task.generator_ba)
+    batch = _batch(("a", "b"), shape=(6, 1, 32, 32))
+    _train(task, batch, steps=1)
+    levels = (inputs_ba[2] - batch["a"]).std(dim=(1, 2, 3))
+    assert torch.allclose(levels, torch.full_like(levels, 0.05), rtol=0.06)
+    from mrigan.tasks.translate import _with_noise_up_to
+
+    images = torch.zeros((300, 1, 16, 16))
+    torch.manual_seed(0)
+    levels = (_with_noise_up_to(images, 0.06, 0.03) - images).std(dim=(1, 2, 3))
+    assert levels.min() > 0.03 * 0.85 and levels.max() < 0.06 * 1.15 and levels.std() > 0.005
+    with pytest.raises(UsageError, match="identity_noise_min .* must not exceed"):
+        load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", ["loss.identity_noise=0.02", "loss.identity_noise_min=0.03"])
+
+
 def test_input_noise_and_scale_draw_one_level_per_image():
     from mrigan.tasks.translate import DataConfig
 
@@ -278,7 +299,7 @@ def test_pix2pix_input_gamma_changes_the_source_not_the_target():
 
 
 @pytest.mark.parametrize("name", ["cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise",
-                                  "distribution", "distribution_noise", "identity_noise"])
+                                  "distribution", "distribution_noise", "identity_noise", "identity_noise_min"])
 def test_cyclegan_loss_weights_must_not_be_negative(name):
     with pytest.raises(UsageError, match=f"{name} must be >= 0"):
         load_run_config(CONFIGS / "cyclegan_t1_t2.yaml", [f"loss.{name}=-0.1"])

@@ -249,7 +249,10 @@ class CycleLossConfig(AdversarialConfig):
     `identity_noise` (0: off) adds Gaussian noise, its standard deviation drawn uniformly from [0, identity_noise]
     per image, to the identity term's inputs only: F(a + n) is compared with a (and G(b + n) with b), so each
     generator learns to return an image of its own target contrast less some of its noise (seed 003's
-    reconstructions), while the translations are trained on the images as given.
+    reconstructions), while the translations are trained on the images as given. `identity_noise_min` raises the
+    draw's lower end: at the scans' own level (identity_noise_min = identity_noise = 0.025 at SNR 40) the pairs
+    are Noisier2Noise's (Moran et al. 2020): the best output for such an input lies halfway between it and the
+    clean image.
     """
 
     adversarial_mode: Literal["vanilla", "lsgan", "hinge"] = "lsgan"
@@ -264,12 +267,16 @@ class CycleLossConfig(AdversarialConfig):
     distribution: float = 0.0
     distribution_noise: float = 0.0
     identity_noise: float = 0.0
+    identity_noise_min: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cycle_noise", "cycle_scan_noise", "consistency", "discriminator_noise", "distribution",
-                     "distribution_noise", "identity_noise"):
+                     "distribution_noise", "identity_noise", "identity_noise_min"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0 (got {getattr(self, name)})")
+        if self.identity_noise_min > self.identity_noise:
+            raise ValueError(f"loss.identity_noise_min ({self.identity_noise_min}) must not exceed "
+                             f"loss.identity_noise ({self.identity_noise})")
 
 
 @dataclass
@@ -600,11 +607,12 @@ def _noisy(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return image + sigma * torch.randn_like(image) if sigma > 0 else image
 
 
-def _with_noise_up_to(images: torch.Tensor, max_sigma: float) -> torch.Tensor:
-    """Each image of a batch plus Gaussian noise, its standard deviation drawn uniformly from [0, max_sigma]."""
+def _with_noise_up_to(images: torch.Tensor, max_sigma: float, min_sigma: float = 0.0) -> torch.Tensor:
+    """Each image of a batch plus Gaussian noise, its standard deviation drawn uniformly from [min_sigma, max_sigma]."""
     if max_sigma == 0:
         return images
-    sigma = max_sigma * torch.rand((images.shape[0],) + (1,) * (images.dim() - 1), device=images.device)
+    draw = torch.rand((images.shape[0],) + (1,) * (images.dim() - 1), device=images.device)
+    sigma = min_sigma + (max_sigma - min_sigma) * draw
     return images + sigma.to(images.dtype) * torch.randn_like(images)
 
 
@@ -657,8 +665,8 @@ class CycleGANTask(_TranslationTask):
                 loss_g = loss_g + loss.cycle * calibration
                 logs["cycle_scan"] = float(calibration.detach())
             if loss.identity > 0:
-                kept_b = _with_noise_up_to(given_b, loss.identity_noise)
-                kept_a = _with_noise_up_to(given_a, loss.identity_noise)
+                kept_b = _with_noise_up_to(given_b, loss.identity_noise, loss.identity_noise_min)
+                kept_a = _with_noise_up_to(given_a, loss.identity_noise, loss.identity_noise_min)
                 identity = (self.generator(kept_b).float() - real_b).abs().mean() + \
                     (self.generator_ba(kept_a).float() - real_a).abs().mean()
                 loss_g = loss_g + loss.cycle * loss.identity * identity
