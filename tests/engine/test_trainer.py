@@ -373,7 +373,7 @@ def test_frozen_modules_keep_their_weights_while_the_others_train_through_them(t
     Trainer(small_config(max_steps=3, frozen_modules=[frozen]), tmp_path / "run").fit(task, *loaders(val=False))
     for key, value in getattr(task, frozen).named_parameters():
         assert torch.equal(value, before[frozen][key]), key
-    # the other module still trains (the generator through the frozen discriminator's judgement)
+    # the other module still trains
     assert any(not torch.equal(value, before[trained][key]) for key, value in getattr(task, trained).named_parameters())
     assert "frozen (weights kept as they are): " + frozen in (tmp_path / "run" / "train.log").read_text()
     with pytest.raises(UsageError, match=r"frozen_modules names \['critic'\]"):
